@@ -1,0 +1,71 @@
+"""What the gateway knows about one inbound call, from the AGI until the last hang-up.
+
+A call is keyed by Asterisk's linkedid, which every channel of the call carries (caller leg,
+agent leg), so AMI events for any leg find it.
+"""
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+
+class CallPhase(enum.Enum):
+    IVR = "ivr"
+    QUEUED = "queued"  # waiting with music on hold
+    RINGING = "ringing"  # an agent's phone rings
+    CONNECTED = "connected"  # caller and agent talk
+    ENDED = "ended"
+
+
+@dataclass
+class Call:
+    linkedid: str
+    caller_uniqueid: str
+    caller_channel: str
+    raw_ani: str
+    dnis: str
+    started_at: float
+    caller: object | None = None  # the CRM's CallerView
+    phase: CallPhase = CallPhase.IVR
+    ivr_path: list[str] = field(default_factory=list)
+    ivr_inputs: dict[str, str] = field(default_factory=dict)
+    route: object | None = None  # the IVR's RouteRequest
+    ivr_outcome: str | None = None  # hangup / voicemail / callback / abandoned / route
+    queue: str | None = None
+    queued_at: float | None = None
+    agent_id: str | None = None  # agent ringing or talking
+    agent_channel: str | None = None
+    ringing_at: float | None = None
+    answered_at: float | None = None
+    ended_at: float | None = None
+    hold_started_at: float | None = None
+    hold_seconds: float = 0.0
+    rona_agents: list[str] = field(default_factory=list)
+    transferred: bool = False
+
+    @property
+    def wait_seconds(self) -> float:
+        if self.queued_at is None:
+            return 0.0
+        end = self.answered_at or self.ended_at or self.queued_at
+        return max(0.0, end - self.queued_at)
+
+    @property
+    def talk_seconds(self) -> float:
+        if self.answered_at is None or self.ended_at is None:
+            return 0.0
+        return max(0.0, self.ended_at - self.answered_at - self.hold_seconds)
+
+    def outcome(self) -> str:
+        """The CRM outcome of a call that has ended."""
+        if self.answered_at is not None:
+            return "transferred" if self.transferred else "answered"
+        if self.ivr_outcome in ("voicemail", "callback"):
+            return self.ivr_outcome
+        if self.queued_at is not None:
+            return "abandoned_queue"
+        if self.ivr_outcome in (None, "abandoned"):
+            return "abandoned_ivr"
+        if self.ivr_outcome == "hangup":
+            return "self_service"
+        return "failed"

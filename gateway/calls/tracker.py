@@ -1,0 +1,173 @@
+"""The call state machine: joins what the IVR decided with what Asterisk reports.
+
+It tells the ACD about ringing, answers, ring-no-answer, abandons and ends; it pops the
+caller's view on the agent's desk when their phone starts ringing; and it writes exactly one
+CRM activity per call when the caller's channel hangs up. It knows nothing of AMI frames
+(see ami_bridge.py) nor of SQL (it hands a CallActivity to the activity log).
+"""
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any, Awaitable, Callable, Protocol
+
+from gateway.calls.events import ChannelHungUp, DialFinished, DialStarted, HoldChanged
+from gateway.calls.model import Call, CallPhase
+
+log = logging.getLogger(__name__)
+
+
+class AcdPort(Protocol):
+    async def agent_ringing(self, agent_id: str, call_id: str) -> None: ...
+    async def agent_answered(self, agent_id: str, call_id: str) -> None: ...
+    async def ring_no_answer(self, agent_id: str, call_id: str) -> None: ...
+    async def call_ended(self, call_id: str) -> None: ...
+    async def caller_abandoned(self, call_id: str) -> None: ...
+
+
+class CallTracker:
+    def __init__(
+        self,
+        *,
+        acd: AcdPort | None,
+        agent_for_endpoint: Callable[[str], str | None],
+        record_activity: Callable[[Call], Awaitable[None]],
+        screen_pop: Callable[[str, dict[str, Any]], Awaitable[None]] | None = None,
+        clock: Callable[[], float] = time.time,
+    ):
+        self.acd = acd
+        self.agent_for_endpoint = agent_for_endpoint
+        self.record_activity = record_activity
+        self.screen_pop = screen_pop
+        self.clock = clock
+        self.calls: dict[str, Call] = {}
+        self.ended: list[Call] = []  # recent ended calls, for tests and the wallboard
+        self._max_ended = 1000
+
+    # -- from the FastAGI side -------------------------------------------------------------
+    def begin(self, *, linkedid: str, uniqueid: str, channel: str, raw_ani: str, dnis: str, caller=None) -> Call:
+        call = Call(linkedid=linkedid, caller_uniqueid=uniqueid, caller_channel=channel,
+                    raw_ani=raw_ani, dnis=dnis, started_at=self.clock(), caller=caller)
+        self.calls[linkedid] = call
+        return call
+
+    def queued(self, call: Call, queue: str) -> None:
+        call.phase = CallPhase.QUEUED
+        call.queue = queue
+        call.queued_at = self.clock()
+
+    async def ivr_ended_without_queue(self, call: Call) -> None:
+        """The IVR finished the call itself (self-service, voicemail, callback, hang-up)."""
+        # The caller channel's Hangup event ends the call; nothing else to do here.
+
+    # -- from Asterisk (AMI, normalised) ---------------------------------------------------
+    async def handle(self, event) -> None:
+        call = self.calls.get(event.linkedid)
+        if call is None:
+            return  # not a call the gateway routes (e.g. an agent's own test call)
+        if isinstance(event, DialStarted):
+            await self._dial_started(call, event)
+        elif isinstance(event, DialFinished):
+            await self._dial_finished(call, event)
+        elif isinstance(event, HoldChanged):
+            self._hold_changed(call, event)
+        elif isinstance(event, ChannelHungUp):
+            await self._hung_up(call, event)
+
+    async def _dial_started(self, call: Call, event: DialStarted) -> None:
+        agent_id = self.agent_for_endpoint(event.endpoint)
+        if agent_id is None:
+            log.warning("call %s dials unknown endpoint %s", call.linkedid, event.endpoint)
+            return
+        call.phase = CallPhase.RINGING
+        call.agent_id = agent_id
+        call.agent_channel = event.agent_channel
+        call.ringing_at = event.at
+        if self.screen_pop is not None:
+            await self._safely(self.screen_pop(agent_id, screen_pop_payload(call)), "screen pop")
+        if self.acd is not None:
+            await self._safely(self.acd.agent_ringing(agent_id, call.linkedid), "acd ringing")
+
+    async def _dial_finished(self, call: Call, event: DialFinished) -> None:
+        agent_id = self.agent_for_endpoint(event.endpoint)
+        if agent_id is None or agent_id != call.agent_id:
+            return
+        if event.status == "ANSWER":
+            call.phase = CallPhase.CONNECTED
+            call.answered_at = event.at
+            if self.acd is not None:
+                await self._safely(self.acd.agent_answered(agent_id, call.linkedid), "acd answered")
+            return
+        if event.status == "CANCEL":
+            return  # the caller hung up while it rang: the caller's Hangup handles it
+        # NOANSWER, BUSY, CHANUNAVAIL, CONGESTION: ring-no-answer, the caller is back on hold.
+        call.phase = CallPhase.QUEUED
+        call.rona_agents.append(agent_id)
+        call.agent_id = None
+        call.agent_channel = None
+        if self.acd is not None:
+            await self._safely(self.acd.ring_no_answer(agent_id, call.linkedid), "acd rona")
+
+    def _hold_changed(self, call: Call, event: HoldChanged) -> None:
+        if call.phase is not CallPhase.CONNECTED:
+            return  # music while queued is waiting, not hold
+        if event.on_hold and call.hold_started_at is None:
+            call.hold_started_at = event.at
+        elif not event.on_hold and call.hold_started_at is not None:
+            call.hold_seconds += event.at - call.hold_started_at
+            call.hold_started_at = None
+
+    async def _hung_up(self, call: Call, event: ChannelHungUp) -> None:
+        if event.uniqueid != call.caller_uniqueid:
+            return  # the agent's leg; the call ends when the caller's leg does
+        await self.end(call, at=event.at)
+
+    async def end(self, call: Call, at: float | None = None) -> None:
+        if call.phase is CallPhase.ENDED:
+            return
+        was = call.phase
+        call.phase = CallPhase.ENDED
+        call.ended_at = at if at is not None else self.clock()
+        if call.hold_started_at is not None:
+            call.hold_seconds += call.ended_at - call.hold_started_at
+            call.hold_started_at = None
+        self.calls.pop(call.linkedid, None)
+        self.ended.append(call)
+        del self.ended[: -self._max_ended]
+        if self.acd is not None:
+            if was is CallPhase.CONNECTED:
+                await self._safely(self.acd.call_ended(call.linkedid), "acd call ended")
+            elif was in (CallPhase.QUEUED, CallPhase.RINGING):
+                await self._safely(self.acd.caller_abandoned(call.linkedid), "acd abandon")
+        await self._safely(self.record_activity(call), "activity write")
+
+    async def resync(self, live_uniqueids: set[str]) -> int:
+        """After an AMI reconnect: end every call whose caller channel is gone meanwhile."""
+        gone = [c for c in list(self.calls.values()) if c.caller_uniqueid not in live_uniqueids]
+        for call in gone:
+            log.info("resync: call %s ended while AMI was away", call.linkedid)
+            await self.end(call)
+        return len(gone)
+
+    async def _safely(self, awaitable, what: str) -> None:
+        # One failing consumer (DB down, Redis hiccup) must not stop the others.
+        try:
+            await awaitable
+        except Exception:
+            log.exception("%s failed", what)
+
+
+def screen_pop_payload(call: Call) -> dict[str, Any]:
+    caller = call.caller
+    view = caller.to_dict() if hasattr(caller, "to_dict") else {}
+    return {
+        "type": "screen_pop",
+        "linkedid": call.linkedid,
+        "ani": call.raw_ani,
+        "dnis": call.dnis,
+        "caller": view,
+        "ivr_path": list(call.ivr_path),
+        "ivr_inputs": dict(call.ivr_inputs),
+        "queue": call.queue,
+        "waited_seconds": round(call.wait_seconds if call.queued_at else 0.0, 1),
+    }

@@ -1,0 +1,124 @@
+"""The call state machine: what the ACD hears, what the desk pops, what the CRM gets."""
+from gateway.calls.ami_bridge import to_call_event
+from gateway.calls.events import ChannelHungUp, DialFinished, DialStarted, HoldChanged
+from gateway.calls.tracker import CallTracker
+
+
+class RecordingAcd:
+    def __init__(self):
+        self.calls = []
+
+    def __getattr__(self, name):
+        async def record(*args):
+            self.calls.append((name, *args))
+        return record
+
+
+class Caller:
+    def to_dict(self):
+        return {"name": "Çağrı Öztürk", "tier": "gold"}
+
+
+def make_tracker():
+    acd, written, pops = RecordingAcd(), [], []
+
+    async def record(call):
+        written.append(call)
+
+    async def pop(agent_id, payload):
+        pops.append((agent_id, payload))
+
+    endpoints = {"1001": "a1001", "1002": "a1002"}
+    tracker = CallTracker(acd=acd, agent_for_endpoint=endpoints.get, record_activity=record,
+                          screen_pop=pop, clock=lambda: 100.0)
+    call = tracker.begin(linkedid="L1", uniqueid="L1", channel="PJSIP/carrier-1", raw_ani="05321234567",
+                         dnis="100", caller=Caller())
+    call.ivr_path = ["language", "main_menu", "billing"]
+    tracker.queued(call, "billing")
+    return tracker, call, acd, written, pops
+
+
+async def test_answered_call_pops_screen_and_writes_one_activity_with_talk_minus_hold():
+    tracker, call, acd, written, pops = make_tracker()
+    await tracker.handle(DialStarted("L1", "1001", "PJSIP/1001-1", 105.0))
+    assert pops[0][0] == "a1001"
+    assert pops[0][1]["caller"]["name"] == "Çağrı Öztürk"
+    assert pops[0][1]["ivr_path"] == ["language", "main_menu", "billing"]
+    await tracker.handle(DialFinished("L1", "1001", "ANSWER", 108.0))
+    await tracker.handle(HoldChanged("L1", "L1", True, 120.0))
+    await tracker.handle(HoldChanged("L1", "L1", False, 130.0))
+    await tracker.handle(ChannelHungUp("L1", "L1.2", "PJSIP/1001-1", "16", 140.0))  # agent leg
+    assert written == []
+    await tracker.handle(ChannelHungUp("L1", "L1", "PJSIP/carrier-1", "16", 148.0))
+    await tracker.handle(ChannelHungUp("L1", "L1", "PJSIP/carrier-1", "16", 149.0))  # replayed
+    assert len(written) == 1
+    done = written[0]
+    assert done.outcome() == "answered"
+    assert done.wait_seconds == 8.0
+    assert done.hold_seconds == 10.0
+    assert done.talk_seconds == 30.0
+    assert [c[0] for c in acd.calls] == ["agent_ringing", "agent_answered", "call_ended"]
+
+
+async def test_ring_no_answer_tells_the_acd_and_the_call_waits_again():
+    tracker, call, acd, written, _ = make_tracker()
+    await tracker.handle(DialStarted("L1", "1001", "PJSIP/1001-1", 105.0))
+    await tracker.handle(DialFinished("L1", "1001", "NOANSWER", 120.0))
+    assert acd.calls[-1] == ("ring_no_answer", "a1001", "L1")
+    assert call.agent_id is None and call.rona_agents == ["a1001"]
+    await tracker.handle(DialStarted("L1", "1002", "PJSIP/1002-2", 121.0))
+    await tracker.handle(DialFinished("L1", "1002", "ANSWER", 123.0))
+    assert call.agent_id == "a1002"
+    assert written == []
+
+
+async def test_caller_hanging_up_in_queue_is_an_abandon_logged_once():
+    tracker, call, acd, written, _ = make_tracker()
+    await tracker.handle(ChannelHungUp("L1", "L1", "PJSIP/carrier-1", "16", 130.0))
+    assert acd.calls == [("caller_abandoned", "L1")]
+    assert [c.outcome() for c in written] == ["abandoned_queue"]
+    assert tracker.calls == {}
+
+
+async def test_hangup_during_ivr_is_abandoned_in_ivr_and_acd_not_told():
+    tracker = CallTracker(acd=RecordingAcd(), agent_for_endpoint=lambda e: None,
+                          record_activity=lambda c: _append(written, c), clock=lambda: 5.0)
+    written = []
+    tracker.begin(linkedid="L9", uniqueid="L9", channel="PJSIP/carrier-9", raw_ani="", dnis="100")
+    await tracker.handle(ChannelHungUp("L9", "L9", "PJSIP/carrier-9", "16", 9.0))
+    assert [c.outcome() for c in written] == ["abandoned_ivr"]
+    assert tracker.acd.calls == []
+
+
+async def _append(lst, item):
+    lst.append(item)
+
+
+async def test_resync_ends_calls_whose_channel_vanished_while_ami_was_away():
+    tracker, call, acd, written, _ = make_tracker()
+    tracker.begin(linkedid="L2", uniqueid="L2", channel="PJSIP/carrier-2", raw_ani="x", dnis="100")
+    assert await tracker.resync({"L2"}) == 1
+    assert [c.linkedid for c in written] == ["L1"]
+    assert written[0].outcome() == "abandoned_queue"
+    assert "L2" in tracker.calls
+
+
+async def test_a_failing_activity_write_does_not_break_the_tracker():
+    async def broken(call):
+        raise ConnectionError("db down")
+
+    tracker = CallTracker(acd=None, agent_for_endpoint=lambda e: None, record_activity=broken)
+    tracker.begin(linkedid="L3", uniqueid="L3", channel="c", raw_ani="", dnis="")
+    await tracker.handle(ChannelHungUp("L3", "L3", "c", "16", 1.0))
+    assert tracker.calls == {}
+
+
+def test_ami_events_map_to_tracker_events():
+    begin = to_call_event({"Event": "DialBegin", "Linkedid": "1700.1", "DestChannel": "PJSIP/1001-0000002a",
+                           "DialString": "1001", "Timestamp": "1700000000.5"})
+    assert begin == DialStarted("1700.1", "1001", "PJSIP/1001-0000002a", 1700000000.5)
+    end = to_call_event({"Event": "DialEnd", "Linkedid": "1700.1", "DestChannel": "PJSIP/1001-0000002a",
+                         "DialStatus": "NOANSWER", "Timestamp": "1700000015"})
+    assert end.status == "NOANSWER" and end.endpoint == "1001"
+    assert to_call_event({"Event": "Newexten", "Linkedid": "1"}) is None
+    assert to_call_event({"Event": "Hangup"}) is None  # no linkedid: not a call event
