@@ -42,6 +42,10 @@ class Call:
     hold_seconds: float = 0.0
     rona_agents: list[str] = field(default_factory=list)
     transferred: bool = False
+    # While the AGI handler runs the IVR, a Hangup event only notes the time: the call is
+    # ended (and logged, with its IVR path) once the handler hands over.
+    ivr_running: bool = True
+    caller_gone_at: float | None = None
 
     @property
     def wait_seconds(self) -> float:

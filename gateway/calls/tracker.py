@@ -52,13 +52,16 @@ class CallTracker:
         return call
 
     def queued(self, call: Call, queue: str) -> None:
+        call.ivr_running = False
         call.phase = CallPhase.QUEUED
         call.queue = queue
         call.queued_at = self.clock()
 
-    async def ivr_ended_without_queue(self, call: Call) -> None:
-        """The IVR finished the call itself (self-service, voicemail, callback, hang-up)."""
-        # The caller channel's Hangup event ends the call; nothing else to do here.
+    async def ivr_finished(self, call: Call) -> None:
+        """The AGI handler is done with the call; end it now if the caller already left."""
+        call.ivr_running = False
+        if call.caller_gone_at is not None:
+            await self.end(call, at=call.caller_gone_at)
 
     # -- from Asterisk (AMI, normalised) ---------------------------------------------------
     async def handle(self, event) -> None:
@@ -120,6 +123,9 @@ class CallTracker:
     async def _hung_up(self, call: Call, event: ChannelHungUp) -> None:
         if event.uniqueid != call.caller_uniqueid:
             return  # the agent's leg; the call ends when the caller's leg does
+        if call.ivr_running:
+            call.caller_gone_at = event.at
+            return
         await self.end(call, at=event.at)
 
     async def end(self, call: Call, at: float | None = None) -> None:
@@ -146,7 +152,10 @@ class CallTracker:
         gone = [c for c in list(self.calls.values()) if c.caller_uniqueid not in live_uniqueids]
         for call in gone:
             log.info("resync: call %s ended while AMI was away", call.linkedid)
-            await self.end(call)
+            if call.ivr_running:
+                call.caller_gone_at = self.clock()  # logged when the AGI handler hands over
+            else:
+                await self.end(call)
         return len(gone)
 
     async def _safely(self, awaitable, what: str) -> None:

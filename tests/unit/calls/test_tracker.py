@@ -80,13 +80,16 @@ async def test_caller_hanging_up_in_queue_is_an_abandon_logged_once():
     assert tracker.calls == {}
 
 
-async def test_hangup_during_ivr_is_abandoned_in_ivr_and_acd_not_told():
+async def test_hangup_during_ivr_waits_for_the_ivr_path_then_logs_abandoned_in_ivr():
     tracker = CallTracker(acd=RecordingAcd(), agent_for_endpoint=lambda e: None,
                           record_activity=lambda c: _append(written, c), clock=lambda: 5.0)
     written = []
-    tracker.begin(linkedid="L9", uniqueid="L9", channel="PJSIP/carrier-9", raw_ani="", dnis="100")
+    call = tracker.begin(linkedid="L9", uniqueid="L9", channel="PJSIP/carrier-9", raw_ani="", dnis="100")
     await tracker.handle(ChannelHungUp("L9", "L9", "PJSIP/carrier-9", "16", 9.0))
-    assert [c.outcome() for c in written] == ["abandoned_ivr"]
+    assert written == []  # the AGI handler still holds the call
+    call.ivr_path, call.ivr_outcome = ["language", "main_menu"], "abandoned"
+    await tracker.ivr_finished(call)
+    assert [(c.outcome(), c.ivr_path, c.ended_at) for c in written] == [("abandoned_ivr", ["language", "main_menu"], 9.0)]
     assert tracker.acd.calls == []
 
 
@@ -96,7 +99,7 @@ async def _append(lst, item):
 
 async def test_resync_ends_calls_whose_channel_vanished_while_ami_was_away():
     tracker, call, acd, written, _ = make_tracker()
-    tracker.begin(linkedid="L2", uniqueid="L2", channel="PJSIP/carrier-2", raw_ani="x", dnis="100")
+    tracker.queued(tracker.begin(linkedid="L2", uniqueid="L2", channel="PJSIP/carrier-2", raw_ani="x", dnis="100"), "q")
     assert await tracker.resync({"L2"}) == 1
     assert [c.linkedid for c in written] == ["L1"]
     assert written[0].outcome() == "abandoned_queue"
@@ -108,7 +111,7 @@ async def test_a_failing_activity_write_does_not_break_the_tracker():
         raise ConnectionError("db down")
 
     tracker = CallTracker(acd=None, agent_for_endpoint=lambda e: None, record_activity=broken)
-    tracker.begin(linkedid="L3", uniqueid="L3", channel="c", raw_ani="", dnis="")
+    await tracker.ivr_finished(tracker.begin(linkedid="L3", uniqueid="L3", channel="c", raw_ani="", dnis=""))
     await tracker.handle(ChannelHungUp("L3", "L3", "c", "16", 1.0))
     assert tracker.calls == {}
 

@@ -1,0 +1,74 @@
+"""The FastAGI handler for every inbound call: identify, run the IVR, queue or finish.
+
+Asterisk runs `AGI(agi://gateway/inbound?dnis=...)`. The handler looks the caller up in the
+CRM, runs the IVR flow for the dialled number, and leaves its verdict in channel variables
+the dialplan acts on when the AGI returns: CTIGW_NEXT=queue (hold context, the ACD takes it
+from there) or hangup. It knows sessions and flows, not sockets or SQL.
+"""
+from __future__ import annotations
+
+import logging
+
+from gateway.agi.errors import AgiHangup
+from gateway.ivr.engine import run_flow
+
+log = logging.getLogger(__name__)
+
+
+class InboundCallHandler:
+    def __init__(self, *, tracker, crm, flows, services, acd, flow_for_dnis):
+        self.tracker = tracker
+        self.crm = crm
+        self.flows = flows
+        self.services = services
+        self.acd = acd
+        self.flow_for_dnis = flow_for_dnis
+
+    async def __call__(self, session) -> None:
+        env = session.env
+        dnis = session.request.query.get("dnis") or env.extension
+        linkedid = await session.get_full_variable("${CHANNEL(linkedid)}") or env.uniqueid
+        caller = await self.crm.lookup(env.callerid)
+        call = self.tracker.begin(linkedid=linkedid, uniqueid=env.uniqueid, channel=env.channel,
+                                  raw_ani=env.callerid, dnis=dnis, caller=caller)
+        try:
+            await self._run_ivr(session, call, caller, dnis)
+        finally:
+            await self.tracker.ivr_finished(call)
+
+    async def _run_ivr(self, session, call, caller, dnis) -> None:
+        flow = self.flows.get(session.request.query.get("flow") or self.flow_for_dnis(dnis))
+        result = await run_flow(flow, session, caller, self.services)
+        call.ivr_path = list(result.path)
+        call.ivr_inputs = dict(result.inputs)
+        call.ivr_outcome = result.outcome
+        call.route = result.route
+        if result.outcome != "route" or result.route is None:
+            await self._finish(session, result.outcome)
+            return
+        try:
+            await session.set_variable("CTIGW_NEXT", "queue")
+            await session.set_variable("CTIGW_RESULT", f"queue:{result.route.queue}")
+        except AgiHangup:
+            return  # the caller left as the IVR ended; the Hangup event logs the call
+        self.tracker.queued(call, result.route.queue)
+        await self.acd.enqueue(call.linkedid, call.caller_channel, result.route, customer_facts(caller))
+
+    async def _finish(self, session, outcome: str) -> None:
+        try:
+            await session.set_variable("CTIGW_NEXT", "hangup")
+            await session.set_variable("CTIGW_RESULT", outcome)
+        except AgiHangup:
+            pass
+
+
+def customer_facts(caller) -> dict:
+    """What the ACD weighs about the caller (priority, last-agent affinity)."""
+    open_cases = getattr(caller, "open_cases", None) or []
+    return {
+        "customer_id": getattr(caller, "customer_id", None),
+        "tier": getattr(caller, "tier", None),
+        "last_agent_id": getattr(caller, "last_agent_id", None),
+        "repeat_caller": bool(getattr(caller, "repeat_caller", False)),
+        "has_open_case": bool(open_cases),
+    }
