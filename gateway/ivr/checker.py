@@ -305,7 +305,8 @@ def roster_skills(path: str | os.PathLike) -> set[str] | None:
         return None
     try:
         from gateway.acd.roster import load_roster
-    except ImportError:
+    except Exception as exc:  # the ACD package is absent or mid-change: read the YAML ourselves
+        log.debug("gateway.acd.roster not importable (%r); reading the roster's YAML", exc)
         load_roster = None
     if load_roster is not None:
         try:
@@ -313,7 +314,7 @@ def roster_skills(path: str | os.PathLike) -> set[str] | None:
         except Exception as exc:  # a broken roster is the ACD's problem to report; say so and go on
             log.warning("roster %s not readable: %s", path, exc)
             return None
-    import yaml  # the ACD package is absent: read agents[*].skills ourselves
+    import yaml
 
     with open(path, encoding="utf-8") as fh:
         doc = yaml.safe_load(fh) or {}
