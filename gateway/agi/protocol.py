@@ -17,6 +17,7 @@ from typing import Callable
 from twisted.protocols.basic import LineOnlyReceiver
 
 from gateway.agi.access import Peer
+from gateway.agi.eager_write import write_now
 from gateway.agi.environment import EnvironmentReader
 from gateway.agi.errors import (AgiCommandError, AgiError, AgiHangup, AgiProtocolError, AgiTimeout,
                                 MalformedEnvironment, MalformedReply)
@@ -31,18 +32,14 @@ ENV, COMMANDS, CLOSING, CLOSED = "env", "commands", "closing", "closed"
 
 
 class _Command:
-    __slots__ = ("line", "future", "timeout", "timer")
+    __slots__ = ("line", "future", "timeout", "deadline")
 
     def __init__(self, line: str, future: asyncio.Future, timeout: float):
-        self.line, self.future, self.timeout, self.timer = line, future, timeout, None
+        self.line, self.future, self.timeout, self.deadline = line, future, timeout, None
 
     def fail(self, error: AgiError) -> None:
         if not self.future.done():
             self.future.set_exception(error)
-
-    def stop_timer(self) -> None:
-        if self.timer is not None and self.timer.active():
-            self.timer.cancel()
 
 
 class FastAgiProtocol(LineOnlyReceiver):
@@ -63,6 +60,7 @@ class FastAgiProtocol(LineOnlyReceiver):
         self.label = "?"  # who this is in log lines: the peer, then the channel
         self.hung_up = False
         self._env_timer = None
+        self._deadline_timer = None
         self._in_flight: _Command | None = None
         self._queue: deque[_Command] = deque()
         # Once the session is over, every later command fails with a fresh one of these.
@@ -77,7 +75,7 @@ class FastAgiProtocol(LineOnlyReceiver):
 
     def connectionLost(self, reason=None) -> None:
         self.phase = CLOSED
-        self._cancel_env_timer()
+        self._cancel_timers()
         if self._end_error is None:
             self._end_error = lambda: AgiHangup("connection closed")
         self._fail_pending(self._end_error)
@@ -113,7 +111,7 @@ class FastAgiProtocol(LineOnlyReceiver):
             self._close(lambda: AgiProtocolError(str(exc)), str(exc))
             return
         if env is not None:
-            self._cancel_env_timer()
+            self._cancel_timers()
             self.phase = COMMANDS
             self.label = env.channel or self.label
             self._on_environment(self, env)
@@ -123,10 +121,11 @@ class FastAgiProtocol(LineOnlyReceiver):
         self._close(lambda: AgiTimeout("no environment"),
                     f"no complete environment block within {self.env_timeout:g}s")
 
-    def _cancel_env_timer(self) -> None:
-        if self._env_timer is not None and self._env_timer.active():
-            self._env_timer.cancel()
-        self._env_timer = None
+    def _cancel_timers(self) -> None:
+        for timer in (self._env_timer, self._deadline_timer):
+            if timer is not None and timer.active():
+                timer.cancel()
+        self._env_timer = self._deadline_timer = None
 
     # -- commands ----------------------------------------------------------------------
 
@@ -150,22 +149,40 @@ class FastAgiProtocol(LineOnlyReceiver):
 
     def _write(self, command: _Command) -> None:
         self._in_flight = command
-        self.transport.write(command.line.encode("utf-8") + b"\n")
+        write_now(self.transport, command.line.encode("utf-8") + b"\n")
         if command.timeout != math.inf:
-            command.timer = self.clock.callLater(command.timeout, self._command_timed_out, command)
+            command.deadline = self.clock.seconds() + command.timeout
+            self._arm_deadline(command.deadline)
+
+    # One lazy timer per connection rather than one per command: a reply does not cancel
+    # it; when it fires it checks the command then in flight and re-arms for what is left.
+    def _arm_deadline(self, deadline: float) -> None:
+        timer = self._deadline_timer
+        if timer is not None and timer.active():
+            if timer.getTime() <= deadline:
+                return
+            timer.cancel()
+        self._deadline_timer = self.clock.callLater(max(0.0, deadline - self.clock.seconds()),
+                                                    self._check_deadline)
+
+    def _check_deadline(self) -> None:
+        self._deadline_timer = None
+        command = self._in_flight
+        if command is None or command.deadline is None:
+            return
+        remaining = command.deadline - self.clock.seconds()
+        if remaining > 0:
+            self._deadline_timer = self.clock.callLater(remaining, self._check_deadline)
+            return
+        # A late reply would be taken for the next command's, so the session cannot go on.
+        why = f"no reply to {_command_name(command.line)} within {command.timeout:g}s"
+        self._close(lambda: AgiTimeout(why), why)
 
     def _send_next(self) -> None:
         while self._queue and self._in_flight is None:
             command = self._queue.popleft()
             if not command.future.done():  # skip commands cancelled while queued
                 self._write(command)
-
-    def _command_timed_out(self, command: _Command) -> None:
-        if self._in_flight is not command:
-            return
-        # A late reply would be taken for the next command's, so the session cannot go on.
-        self._close(lambda: AgiTimeout(f"no reply to {command.line!r} within {command.timeout:g}s"),
-                    f"no reply to {command.line!r} within {command.timeout:g}s")
 
     # -- replies -----------------------------------------------------------------------
 
@@ -198,7 +215,6 @@ class FastAgiProtocol(LineOnlyReceiver):
                         f"reply with no command in flight: {reply.raw[:80]!r}")
             return
         self._in_flight = None
-        command.stop_timer()
         if not command.future.done():
             outcome = _outcome(command.line, reply)
             if isinstance(outcome, AgiError):
@@ -228,7 +244,7 @@ class FastAgiProtocol(LineOnlyReceiver):
         if why:
             log.warning("FastAGI %s: %s; closing the connection", self.label, why)
         self.phase = CLOSING
-        self._cancel_env_timer()
+        self._cancel_timers()
         if self._end_error is None:
             self._end_error = error
         self._fail_pending(self._end_error)
@@ -237,7 +253,6 @@ class FastAgiProtocol(LineOnlyReceiver):
     def _fail_pending(self, error: Callable[[], AgiError]) -> None:
         command, self._in_flight = self._in_flight, None
         if command is not None:
-            command.stop_timer()
             command.fail(error())
         self._fail_queue(error)
 
@@ -252,9 +267,15 @@ def _outcome(line: str, reply: AgiReply):
         return reply
     if reply.code == 511:
         return AgiHangup("the channel has hung up (511)")
-    verb = line.split(" ", 2)[:2]
+    name = _command_name(line)
     if reply.code == 510:
-        return AgiCommandError(f"Asterisk does not know the command {' '.join(verb)!r} (510)", reply)
+        return AgiCommandError(f"Asterisk does not know the command {name} (510)", reply)
     if reply.code == 520:
-        return AgiCommandError(f"invalid syntax for {' '.join(verb)!r} (520): {reply.data}", reply)
-    return AgiCommandError(f"unexpected reply to {' '.join(verb)!r}: {reply.raw[:200]!r}", reply)
+        return AgiCommandError(f"invalid syntax for {name} (520): {reply.data}", reply)
+    return AgiCommandError(f"unexpected reply to {name}: {reply.raw[:200]!r}", reply)
+
+
+def _command_name(line: str) -> str:
+    """`SET VARIABLE "PIN" "1234"` -> 'SET VARIABLE': names a command in errors and logs
+    without the caller's data."""
+    return repr(" ".join(word for word in line.split(" ", 2)[:2] if not word.startswith('"')))

@@ -249,6 +249,42 @@ async def test_command_timeout():
     assert rig.server.active_sessions == 0
 
 
+async def test_each_command_gets_its_own_deadline():
+    """One lazy timer serves all commands of a session; it must still time each one."""
+    async def steps(session, results):
+        await session.answer()
+        await session.get_variable("A")  # sent at t=10, due at t=40
+
+    handler = Script(steps)
+    rig = Rig({"inbound": handler}, command_timeout=30.0)
+    asterisk = await rig.call()
+    rig.clock.advance(10)
+    asterisk.send("200 result=0\n")
+    await settle()
+    rig.clock.advance(29.8)  # past the first command's deadline (t=30)
+    await settle()
+    assert handler.error is None and not asterisk.closed
+    rig.clock.advance(0.4)
+    await settle()
+    assert isinstance(handler.error, AgiTimeout)
+
+
+async def test_a_short_timeout_after_a_long_one():
+    async def steps(session, results):
+        await session.stream_file("terms-and-conditions", timeout=120)
+        await session.answer()  # the default 30 s again
+
+    handler = Script(steps)
+    rig = Rig({"inbound": handler}, command_timeout=30.0)
+    asterisk = await rig.call()
+    rig.clock.advance(1)
+    asterisk.send("200 result=0 endpos=96000\n")
+    await settle()
+    rig.clock.advance(30.1)
+    await settle()
+    assert isinstance(handler.error, AgiTimeout) and "ANSWER" in str(handler.error)
+
+
 async def test_waiting_commands_get_their_wait_on_top_of_the_timeout():
     async def steps(session, results):
         results.append(await session.wait_for_digit(60_000))
