@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from gateway.ivr.loader import FlowError, FlowProblem, load_flow
-from gateway.ivr.model import (BranchNode, CallbackNode, CaseStatusNode, CollectNode, Flow, LanguageNode, MenuNode,
-                               Node, PlayNode, ReturnNode, RouteNode, SubflowNode)
+from gateway.ivr.model import (BranchNode, CaseStatusNode, CollectNode, Flow, LanguageNode, Node, PlayNode,
+                               ReturnNode, RouteNode, SubflowNode)
 
 log = logging.getLogger(__name__)
 
@@ -94,10 +94,8 @@ def _ends_call(node: Node, flow: Flow) -> bool:
     """The call (or this sub-flow) can finish at this node."""
     if node.terminal:
         return True
-    # Nodes that wait for the caller end the call politely when retries run out and no
-    # on_failure is set anywhere.
-    if isinstance(node, (MenuNode, CollectNode, LanguageNode, CallbackNode)) and not (
-            node.on_failure or flow.on_failure or getattr(node, "default", None)):
+    # A node that can fail with no on_failure anywhere hangs up politely.
+    if node.can_fail and not getattr(node, "default", None) and flow.failure_target(node) is None:
         return True
     if isinstance(node, SubflowNode):
         sub = flow.subflows.get(node.flow)
@@ -107,7 +105,7 @@ def _ends_call(node: Node, flow: Flow) -> bool:
 
 def graph_problems(flow: Flow) -> list[FlowProblem]:
     problems = []
-    edges = {nid: [e.target for e in node.exits() if e.target in flow.nodes] for nid, node in flow.nodes.items()}
+    edges = {nid: _targets(node, flow) for nid, node in flow.nodes.items()}
     reachable = _reach(flow.start, edges)
     for nid, node in flow.nodes.items():
         if nid not in reachable:
@@ -134,6 +132,15 @@ def graph_problems(flow: Flow) -> list[FlowProblem]:
         problems.append(FlowProblem(flow.path, flow.nodes[first].line, first,
                                     f"loop with no exit: {ring} (the caller can never get out)"))
     return problems
+
+
+def _targets(node: Node, flow: Flow) -> list[str]:
+    """Every node this one can lead to, the flow-wide on_failure included."""
+    targets = [e.target for e in node.exits()]
+    failure = flow.failure_target(node)
+    if failure and failure not in targets:
+        targets.append(failure)
+    return [t for t in targets if t in flow.nodes]
 
 
 def _reach(start: str, edges: dict[str, list[str]]) -> set[str]:

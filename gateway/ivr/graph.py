@@ -8,8 +8,8 @@ from __future__ import annotations
 import shutil
 import subprocess
 
-from gateway.ivr.model import (CallbackNode, CaseStatusNode, CollectNode, Flow, HoursNode, LanguageNode,
-                               MenuNode, Node, RouteNode, SubflowNode, VoicemailNode)
+from gateway.ivr.model import (CallbackNode, CaseStatusNode, CollectNode, Flow, HoursNode, Node, RouteNode,
+                               SubflowNode, VoicemailNode)
 
 SHAPES = {
     "play": ("note", None),
@@ -80,8 +80,7 @@ def flow_to_dot(flow: Flow) -> str:
             style = ", style=dashed" if exit_.is_failure else ""
             lines.append(f"  {_quote(node.id)} -> {_quote(exit_.target)} [label={_quote(exit_.label)}{style}];")
         # Nodes without their own on_failure fall back to the flow's: draw that too.
-        if isinstance(node, (MenuNode, CollectNode, CallbackNode, LanguageNode)) and flow.on_failure \
-                and not node.on_failure and not getattr(node, "default", None):
+        if flow.failure_target(node) and not getattr(node, "on_failure", None):
             lines.append(f"  {_quote(node.id)} -> {_quote(flow.on_failure)} "
                          f"[label=\"failure (flow default)\", style=dashed, color=gray40];")
     lines.append("}")

@@ -32,6 +32,9 @@ class Node:
     kind: ClassVar[str] = "node"
     # Terminal nodes may end the flow (or, for `return`, the sub-flow) with an outcome.
     terminal: ClassVar[bool] = False
+    # Nodes that can fail to serve the caller (retries run out, the CRM does not answer)
+    # go to their on_failure, else the flow's, else hang up.
+    can_fail: ClassVar[bool] = False
 
     def exits(self) -> list[Exit]:
         return []
@@ -44,6 +47,8 @@ class Node:
 @dataclass
 class Retrying:
     """Fields shared by nodes that wait for the caller and may ask again."""
+
+    can_fail: ClassVar[bool] = True
 
     timeout: float = 5.0  # seconds of silence before the no-input prompt
     retries: int = 2  # further attempts after the first one
@@ -187,6 +192,7 @@ class CaseStatusNode(Node):
     """Self-service: reads the caller's latest case from the CRM and speaks it."""
 
     kind: ClassVar[str] = "case_status"
+    can_fail: ClassVar[bool] = True
     intro_prompt: tuple[str, ...] = ()  # "your case number"; then the case id is said digit by digit
     status_prompts: dict[str, tuple[str, ...]] = field(default_factory=dict)  # status -> sounds
     unknown_status_prompt: tuple[str, ...] = ()
@@ -320,6 +326,13 @@ class Flow:
 
     def node(self, node_id: str) -> Node:
         return self.nodes[node_id]
+
+    def failure_target(self, node: Node) -> str | None:
+        """Where `node` sends a caller it could not serve: its own on_failure, else the
+        flow's; None when it cannot fail or would hang up."""
+        if not node.can_fail or getattr(node, "default", None):
+            return None
+        return getattr(node, "on_failure", None) or self.on_failure
 
     def all_flows(self) -> list["Flow"]:
         """This flow and every sub-flow it may enter, each once."""

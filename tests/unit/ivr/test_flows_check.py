@@ -124,3 +124,18 @@ def test_sounds_inside_a_chroot_follow_its_absolute_symlinks(tmp_path):
     index = SoundIndex([sounds])
     assert index.exists("vm-goodbye", ("tr",))
     assert not index.exists("vm-hello", ("tr",))
+
+
+def test_the_flows_on_failure_is_an_exit_and_makes_its_node_reachable(capsys, sounds, tmp_path, write_flow):
+    # `agent` is reached only when the menu's retries run out (the flow-wide on_failure), and
+    # the menu <-> again loop has no other way out: both are fine.
+    path = write_flow("fallback", """
+start: menu
+on_failure: agent
+nodes:
+  menu: {type: menu, prompt: vm-goodbye, choices: {1: again}}
+  again: {type: play, prompt: vm-goodbye, next: menu}
+  agent: {type: route, queue: general, skills: [general]}
+""")
+    code, lines, _ = check(capsys, path, "--sounds", sounds, "--prompts", tmp_path / "none")
+    assert (code, lines) == (0, [])
