@@ -1,0 +1,155 @@
+"""What the ACD knows about a call: the route request, the customer facts, the queued call.
+
+Plain values, no I/O. A QueuedCall round-trips through a Redis hash (`to_hash`/`from_hash`)
+and through the JSON events (`to_event`/`from_event`).
+"""
+from __future__ import annotations
+
+import enum
+import json
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any, Mapping, Protocol, runtime_checkable
+
+
+@dataclass(frozen=True)
+class RouteRequest:
+    """Where the IVR wants the call to go. Any object with these attributes will do."""
+
+    queue: str
+    skills: tuple[str, ...] = ()
+    language: str | None = None
+    priority: float = 0.0
+
+
+@dataclass(frozen=True)
+class CustomerFacts:
+    customer_id: str | None = None
+    tier: str | None = None
+    last_agent_id: str | None = None
+    repeat_caller: bool = False
+    has_open_case: bool = False
+
+    @classmethod
+    def from_mapping(cls, facts: Mapping[str, Any] | None) -> "CustomerFacts":
+        facts = facts or {}
+        last = facts.get("last_agent_id")
+        cid = facts.get("customer_id")
+        return cls(customer_id=None if cid is None else str(cid), tier=facts.get("tier") or None,
+                   last_agent_id=None if last in (None, "") else str(last),
+                   repeat_caller=bool(facts.get("repeat_caller")), has_open_case=bool(facts.get("has_open_case")))
+
+    @property
+    def wants_last_agent(self) -> bool:
+        """A repeat caller with an open case should get the agent who handled it."""
+        return self.repeat_caller and self.has_open_case and self.last_agent_id is not None
+
+
+class CallState(str, enum.Enum):
+    WAITING = "waiting"
+    RESERVED = "reserved"  # an agent is booked; the call layer is connecting
+    RINGING = "ringing"
+    CONNECTED = "connected"
+
+
+@dataclass(frozen=True)
+class QueuedCall:
+    call_id: str
+    channel: str  # the caller's Asterisk channel, which the call layer redirects
+    queue: str
+    skills: tuple[str, ...]
+    language: str | None
+    priority: float  # IVR priority + customer tier points
+    enqueued_at: float  # first entered any queue (for statistics)
+    queue_entered_at: float  # entered this queue (relax steps count from here)
+    rank_key: float  # lower = served first; see matching.rank_key
+    customer: CustomerFacts = field(default_factory=CustomerFacts)
+    owner: str = ""  # the gateway instance whose call layer holds the caller
+    state: CallState = CallState.WAITING
+    agent_id: str | None = None
+    version: int = 1
+    rona_agents: tuple[str, ...] = ()
+    connect_failures: int = 0
+    overflowed_from: str | None = None
+
+    def advanced(self, **changes) -> "QueuedCall":
+        """A copy with `changes` applied and the version bumped (every stored change does)."""
+        return replace(self, version=self.version + 1, **changes)
+
+    # -- Redis hash --------------------------------------------------------------------------
+    def to_hash(self) -> dict[str, str]:
+        return {"data": json.dumps(self.to_event(), separators=(",", ":")), "version": str(self.version),
+                "state": self.state.value}
+
+    @classmethod
+    def from_hash(cls, raw: Mapping) -> "QueuedCall | None":
+        if not raw:
+            return None
+        data = raw.get("data") if "data" in raw else raw.get(b"data")
+        return cls.from_event(json.loads(data))
+
+    # -- JSON events ------------------------------------------------------------------------
+    def to_event(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["state"] = self.state.value
+        out["skills"] = list(self.skills)
+        out["rona_agents"] = list(self.rona_agents)
+        return out
+
+    @classmethod
+    def from_event(cls, data: Mapping[str, Any]) -> "QueuedCall":
+        data = dict(data)
+        data["customer"] = CustomerFacts(**data.get("customer") or {})
+        data["state"] = CallState(data.get("state", "waiting"))
+        data["skills"] = tuple(data.get("skills") or ())
+        data["rona_agents"] = tuple(data.get("rona_agents") or ())
+        known = cls.__dataclass_fields__
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+@dataclass(frozen=True)
+class QueueOutcome:
+    """A relax step's end of the road: the call layer acts on it.
+
+    kind "overflow": the ACD moved the call to `target_queue` itself (informational).
+    kind "voicemail" / "callback": the ACD has taken the call out of its queue; the call
+    layer sends the caller to voicemail or records a callback request.
+    """
+
+    kind: str
+    call_id: str
+    queue: str
+    target_queue: str | None = None
+    waited_seconds: float = 0.0
+
+
+@runtime_checkable
+class Connector(Protocol):
+    """Implemented by the call layer (it owns AMI). Only `connect` is required; the ACD calls
+    `announce(call, position, estimated_wait)` and `queue_outcome(call, outcome)` when present."""
+
+    async def connect(self, call: QueuedCall, agent) -> None: ...
+
+
+@dataclass(frozen=True)
+class WaitingCallView:
+    call_id: str
+    position: int
+    waited_seconds: float
+    effective_priority: float
+    language: str | None
+    skills: tuple[str, ...]
+    customer_tier: str | None
+
+
+@dataclass(frozen=True)
+class QueueSnapshot:
+    """A wallboard's view of one queue, read from Redis (so it spans gateway instances)."""
+
+    queue: str
+    at: float
+    waiting: tuple[WaitingCallView, ...]
+    longest_wait_seconds: float
+    agents_by_state: dict[str, int]  # agents who could serve the queue (skill or team)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
