@@ -4,7 +4,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from gateway.ivr.checker import check_files, roster_skills
+from gateway.ivr.checker import acd_queues, check_files, roster_skills
 from gateway.ivr.graph import GraphvizMissing, flow_to_dot, render
 from gateway.ivr.loader import FLOW_SUFFIXES, FlowError, flow_file, load_flow
 
@@ -24,6 +24,7 @@ def register(sub) -> None:
                        help="Asterisk sounds folder (default: [ivr] sounds_dir, else the rig's); repeatable")
     check.add_argument("--prompts", metavar="DIR", help="built prompts folder (default: <state dir>/prompts)")
     check.add_argument("--roster", metavar="FILE", help="agent roster (default: [acd] roster)")
+    check.add_argument("--queues", metavar="FILE", help="ACD queue configuration (default: queues.yaml beside the roster)")
     check.set_defaults(func=check_command)
 
     graph = actions.add_parser("graph", help="draw a flow with Graphviz")
@@ -57,9 +58,10 @@ def check_command(args) -> int:
         if not Path(folder).is_dir():
             print(f"ctigw flows check: sounds folder {folder} does not exist", file=sys.stderr)
             return 2
+    roster = args.roster or settings.acd.roster
     report = check_files(
         files, sounds_dirs=sounds, built_prompts_dir=args.prompts or settings.state_dir / "prompts",
-        known_skills=roster_skills(args.roster or settings.acd.roster),
+        known_skills=roster_skills(roster), known_queues=acd_queues(args.queues or Path(roster).with_name("queues.yaml")),
     )
     for note in report.notes:
         print(f"note: {note}", file=sys.stderr)

@@ -9,6 +9,7 @@ Classes of problems, each reported as `file:line: node: message`:
   prompt         a sound that is neither in Asterisk's sounds folder nor built from text
   text           a prompt with text missing one of the flow's languages
   skill          a route asking for a skill no agent in the roster has
+  queue          a route (or a queue_wait_over) naming a queue the ACD does not have
 """
 from __future__ import annotations
 
@@ -35,9 +36,10 @@ class CheckReport:
         return not self.problems
 
 
-def check_files(paths, *, sounds_dirs=(), built_prompts_dir=None, known_skills: set[str] | None = None) -> CheckReport:
+def check_files(paths, *, sounds_dirs=(), built_prompts_dir=None, known_skills: set[str] | None = None,
+                known_queues: set[str] | None = None) -> CheckReport:
     """Load and check flow files. `sounds_dirs` empty: stock sounds are not checked (noted);
-    `known_skills` None: skills are not checked (noted)."""
+    `known_skills` / `known_queues` None: skills / queues are not checked (noted)."""
     report = CheckReport()
     loaded: dict[str, Flow] = {}
     for path in paths:
@@ -54,6 +56,8 @@ def check_files(paths, *, sounds_dirs=(), built_prompts_dir=None, known_skills: 
         report.notes.append("no Asterisk sounds folder found (give --sounds): stock prompts not checked")
     if known_skills is None:
         report.notes.append("no agent roster found: skills not checked")
+    if known_queues is None:
+        report.notes.append("no queue configuration found: queue names not checked")
     built = Path(built_prompts_dir) if built_prompts_dir else None
     for flow in flows:
         report.problems.extend(graph_problems(flow))
@@ -62,6 +66,8 @@ def check_files(paths, *, sounds_dirs=(), built_prompts_dir=None, known_skills: 
             report.problems.extend(prompt_problems(flow, texts, sounds, built))
         if known_skills is not None:
             report.problems.extend(skill_problems(flow, known_skills))
+        if known_queues is not None:
+            report.problems.extend(queue_problems(flow, known_queues))
     report.problems = sorted(set(report.problems), key=lambda p: (p.file, p.line, p.node, p.message))
     return report
 
@@ -304,6 +310,33 @@ def skill_problems(flow: Flow, known_skills: set[str]) -> list[FlowProblem]:
                     problems.append(FlowProblem(flow.path, node.line, node.id,
                                                 f"skill {skill!r}: no agent in the roster has it"))
     return problems
+
+
+def queue_problems(flow: Flow, known_queues: set[str]) -> list[FlowProblem]:
+    problems = []
+    for node in flow.nodes.values():
+        named = [node.queue] if isinstance(node, RouteNode) else []
+        if isinstance(node, BranchNode):
+            named += [c.queue_wait_over[0] for c, _ in node.cases if c.queue_wait_over]
+        for queue in named:
+            if queue not in known_queues:
+                problems.append(FlowProblem(flow.path, node.line, node.id,
+                                            f"queue {queue!r} is not in the ACD's queue configuration"))
+    return problems
+
+
+def acd_queues(path: str | os.PathLike) -> set[str] | None:
+    """Queue names in the ACD's queues.yaml, or None when there is none to read."""
+    import yaml
+
+    try:
+        with open(path, encoding="utf-8") as fh:
+            doc = yaml.safe_load(fh) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        log.debug("queue configuration %s not readable: %r", path, exc)
+        return None
+    queues = doc.get("queues") if isinstance(doc, dict) else None
+    return set(queues) if isinstance(queues, dict) else None
 
 
 def roster_skills(path: str | os.PathLike) -> set[str] | None:

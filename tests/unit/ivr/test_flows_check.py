@@ -36,6 +36,10 @@ EXPECTED = {
     ],
     "missing_text.yaml": [(5, "-", "prompt ctigw/bye_bye has no text in en")],
     "unknown_skill.yaml": [(4, "agent", "skill 'astrology': no agent in the roster has it")],
+    "unknown_queue.yaml": [
+        (4, "wait", "queue 'astrology' is not in the ACD's queue configuration"),
+        (10, "agent", "queue 'horoscopes' is not in the ACD's queue configuration"),
+    ],
 }
 
 
@@ -51,9 +55,11 @@ def sounds(tmp_path) -> Path:
 
 @pytest.fixture
 def roster(tmp_path) -> Path:
+    """A roster with one skill and, beside it, a queue configuration with one queue."""
     path = tmp_path / "roster.yaml"
     path.write_text('teams: [{id: t, name: T}]\n'
                     'agents: [{id: "1", name: A, endpoint: "1", team: t, languages: [tr], skills: {general: 5}}]\n')
+    (tmp_path / "queues.yaml").write_text("queues:\n  general: {skills: [general]}\n")
     return path
 
 
@@ -85,6 +91,8 @@ def test_example_flows_are_clean(capsys, sounds, tmp_path):
     assert "2 flow file(s) checked: no problems" in err
     if ROSTER.is_file():
         assert "skills not checked" not in err
+    if ROSTER.with_name("queues.yaml").is_file():
+        assert "queue names not checked" not in err
 
 
 def test_a_built_prompt_counts_as_existing(capsys, sounds, tmp_path, write_flow):
