@@ -545,3 +545,36 @@ def test_arbitrary_bytes_never_raise(chunks):
     asterisk.hang_up_socket()
     assert rig.server.active_sessions == 0
     assert rig.clock.getDelayedCalls() == []
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.one_of(st.binary(max_size=200), st.sampled_from([
+    b"200 result=1 (x)\n", b"HANGUP\n", b"100 result=0 Trying...\n", b"520-Invalid\n", b"520 End\n",
+    b"511 Command Not Permitted\n"])), max_size=12))
+def test_arbitrary_replies_never_raise(chunks):
+    """The reply side, with commands in flight: no exception escapes into Twisted."""
+    from twisted.internet import task
+    from twisted.internet.testing import StringTransport
+
+    from gateway.agi.protocol import FastAgiProtocol
+
+    futures = []
+
+    def send(protocol, *_):
+        future = protocol.send_command("NOOP")
+        future.add_done_callback(lambda f: f.cancelled() or f.exception())  # retrieved: no GC warning
+        futures.append(future)
+
+    clock = task.Clock()
+    protocol = FastAgiProtocol(clock=clock, env_timeout=5, command_timeout=30, on_environment=send,
+                               on_disconnect=lambda p: None)
+    protocol.makeConnection(StringTransport())
+    protocol.dataReceived(ENV)
+    for chunk in chunks:
+        protocol.dataReceived(chunk)
+        if protocol.phase == "commands" and not protocol.hung_up:
+            send(protocol)
+    clock.advance(60)
+    protocol.connectionLost(None)
+    assert all(f.done() for f in futures)
+    assert clock.getDelayedCalls() == []
