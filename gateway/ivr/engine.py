@@ -90,7 +90,8 @@ class FlowRun:
                     return await self._step_limit()
                 node = self.flow.nodes.get(node_id) if node_id else None
                 if node is None:  # only a flow that skipped the checker gets here
-                    return self._result(_End("hangup", error=f"dead end before {node_id!r} in {self.flow.name}"))
+                    after = self.path[-1] if self.path else "start"
+                    return self._result(_End("hangup", error=f"dead end: {after} leads to {node_id!r}"))
                 self.steps += 1
                 self.path.append(self._label(node.id))
                 verdict = await self._handlers[type(node)](node)
@@ -209,8 +210,9 @@ class FlowRun:
                     except (AgiHangup, AgiTimeout):
                         raise
                     except Exception as exc:  # the CRM is down: no point asking the caller again
-                        log.warning("CRM check %s failed: %r", node.check, exc)
-                        self.service_error = f"CRM check {node.check} failed at {node.id}: {exc!r}"
+                        # The type only: a message might quote the digits the caller keyed.
+                        log.warning("CRM check %s failed: %s", node.check, type(exc).__name__)
+                        self.service_error = f"CRM check {node.check} failed at {node.id}: {type(exc).__name__}"
                         return self._failure(node, f"CRM check {node.check} failed")
                 if problem is None:
                     self.variables[node.variable] = digits

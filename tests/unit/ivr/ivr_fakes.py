@@ -55,7 +55,7 @@ class Services:
     async def verify_account(self, customer_id, account_number):
         self.calls.append(("verify_account", customer_id))
         if "verify_account" in self.fail:
-            raise ConnectionError("CRM down")
+            raise ConnectionError(f"CRM down while looking up {account_number}")
         return self.accounts.get(customer_id) == account_number
 
     async def case_status(self, customer_id):

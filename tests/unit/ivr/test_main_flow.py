@@ -173,6 +173,7 @@ async def test_crm_down_during_the_account_check_routes_to_an_agent(call):
     result, _ = await call(["4", "12345678"], caller=known_caller(), services=Services(fail={"verify_account"}))
     assert result.outcome == "route" and result.route.queue == "general"
     assert "CRM check account_belongs_to_caller failed" in result.error
+    assert "12345678" not in result.error  # the exception's message quoted the digits
 
 
 async def test_sensitive_digits_never_leave_the_run(call, caplog):
