@@ -567,12 +567,13 @@ def flow_file(directory: str | os.PathLike, name: str) -> Path | None:
     return None
 
 
-def load_flow(path: str | os.PathLike, _loaded: dict[str, Flow] | None = None) -> Flow:
+def load_flow(path: str | os.PathLike, cache: dict[str, Flow] | None = None) -> Flow:
     """Load a flow file and, recursively, the sub-flows it calls (from the same folder).
 
-    Raises FlowError listing every problem in the file and its sub-flows.
+    Raises FlowError listing every problem in the file and its sub-flows. `cache` (path ->
+    Flow) lets several loads share sub-flows, e.g. when checking a whole folder.
     """
-    flow, problems = _load_tree(str(path), {} if _loaded is None else _loaded)
+    flow, problems = _load_tree(str(path), {} if cache is None else cache)
     if problems or flow is None:
         raise FlowError(problems)
     return flow
