@@ -608,4 +608,7 @@ def _load_tree(path: str, loaded: dict[str, Flow]) -> tuple[Flow | None, list[Fl
             flow.subflows[node.flow] = sub
     for sub in list(flow.subflows.values()):
         flow.sources.update(sub.sources)
-    return (None if problems else flow), problems
+    if problems:
+        loaded.pop(path, None)  # a flow with a broken sub-flow is not a good one to hand out later
+        return None, problems
+    return flow, problems
