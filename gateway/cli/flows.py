@@ -18,7 +18,7 @@ def register(sub) -> None:
     p.set_defaults(func=lambda args: p.print_help() or 2)
 
     check = actions.add_parser("check", help="find schema errors, unreachable nodes, dead ends, loops, "
-                                             "missing prompts and skills no agent has")
+                                             "missing prompts, skills no agent has and unknown queues")
     check.add_argument("files", nargs="*", help="flow files (default: every flow in [ivr] flows_dir)")
     check.add_argument("--sounds", action="append", metavar="DIR",
                        help="Asterisk sounds folder (default: [ivr] sounds_dir, else the rig's); repeatable")
