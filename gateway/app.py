@@ -1,0 +1,121 @@
+"""The running gateway: wires the protocol layers to the business code on one loop.
+
+Start order matters: the stores first (a call must find them), then the ACD, then AMI (its
+resync needs the tracker), and FastAGI last, so Asterisk's first call finds everything ready.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import redis.asyncio as aioredis
+
+from gateway.acd.service import Acd
+from gateway.agi.server import FastAgiServer
+from gateway.ami.client import AmiClient
+from gateway.calls import ami_bridge
+from gateway.calls.inbound import InboundCallHandler
+from gateway.calls.tracker import CallTracker
+from gateway.config import Settings
+from gateway.crm.activities import ActivityLog, CallActivity
+from gateway.crm.store import CrmStore
+from gateway.desk.publisher import DeskPublisher
+from gateway.ivr.registry import FlowRegistry
+from gateway.redis_local import LocalRedis
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Gateway:
+    settings: Settings
+    flow_by_dnis: dict[str, str] = field(default_factory=dict)  # dialled number -> flow name
+
+    async def start(self) -> None:
+        s = self.settings
+        started = time.monotonic()
+        Path(s.state_dir).mkdir(parents=True, exist_ok=True)
+        self._local_redis = None
+        redis_url = s.redis.url
+        if not redis_url:
+            self._local_redis = LocalRedis(s.state_dir)
+            redis_url = self._local_redis.start()
+        self.redis = aioredis.from_url(redis_url)
+        await self.redis.ping()
+
+        self.crm = await CrmStore.open(s.crm_url, region=s.gateway.default_region,
+                                       create_leads=s.crm.create_leads, migrate=True)
+        self.activities = ActivityLog(self.crm, s.spool_path)
+        self.desk = DeskPublisher(self.redis, s.redis.key_prefix)
+
+        self.ami = AmiClient(s.ami.host, s.ami.port, s.ami.username, s.ami.secret, auth=s.ami.auth,
+                             keepalive_interval=s.ami.keepalive_interval, action_timeout=s.ami.action_timeout,
+                             reconnect_max=s.ami.reconnect_max)
+        self.acd = Acd.from_settings(s, self.redis, connector=ami_bridge.AmiConnector(self.ami, s.acd.ring_timeout))
+        await self.acd.start()
+        self.tracker = CallTracker(
+            acd=self.acd,
+            agent_for_endpoint=self._agent_for_endpoint,
+            record_activity=self._record_activity,
+            screen_pop=self.desk.screen_pop,
+        )
+        ami_bridge.attach(self.ami, self.tracker)
+        self.ami.start()
+
+        self.flows = FlowRegistry(s.ivr.flows_dir)
+        self.flows.get(s.ivr.main_flow)  # a broken main flow stops the start, not the first call
+        handler = InboundCallHandler(tracker=self.tracker, crm=self.crm, flows=self.flows, services=self.crm,
+                                     acd=self.acd, flow_for_dnis=self._flow_for_dnis)
+        self.agi = FastAgiServer({"inbound": handler}, allowed_hosts=s.agi.allowed_hosts,
+                                 max_sessions=s.agi.max_sessions, env_timeout=s.agi.env_timeout,
+                                 command_timeout=s.agi.command_timeout)
+        self.agi.listen(s.agi.port, s.agi.bind, backlog=s.agi.backlog)
+        log.info("gateway %s ready in %.1f s: FastAGI %s:%d, AMI %s:%d, CRM %s, %d agents",
+                 s.gateway.instance, time.monotonic() - started, s.agi.bind, self.agi.port, s.ami.host,
+                 s.ami.port, self.crm.engine, len(self.acd.roster.agents))
+
+    async def stop(self) -> None:
+        for step in (self._stop_agi, self._stop_ami, self.acd.stop, self.activities.close, self.crm.close,
+                     self.redis.aclose):
+            try:
+                await step()
+            except Exception:
+                log.exception("while stopping")
+        if self._local_redis is not None:
+            self._local_redis.stop()
+
+    async def _stop_agi(self):
+        await self.agi.stop()
+
+    async def _stop_ami(self):
+        await self.ami.stop()
+
+    def _flow_for_dnis(self, dnis: str) -> str:
+        return self.flow_by_dnis.get(dnis, self.settings.ivr.main_flow)
+
+    def _agent_for_endpoint(self, endpoint: str) -> str | None:
+        agent = self.acd.roster.by_endpoint(endpoint)
+        return agent.id if agent else None
+
+    async def _record_activity(self, call) -> None:
+        caller = call.caller
+        await self.activities.record_call(CallActivity(
+            linkedid=call.linkedid,
+            raw_ani=call.raw_ani,
+            customer_id=getattr(caller, "customer_id", None),
+            dnis=call.dnis,
+            started_at=call.started_at,
+            answered_at=call.answered_at,
+            ended_at=call.ended_at,
+            outcome=call.outcome(),
+            queue=call.queue,
+            agent_id=call.agent_id,
+            wait_seconds=call.wait_seconds,
+            talk_seconds=call.talk_seconds,
+            hold_seconds=call.hold_seconds,
+            ivr_path=call.ivr_path,
+            ivr_inputs=call.ivr_inputs,
+            route=call.route,
+        ))

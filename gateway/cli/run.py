@@ -1,0 +1,114 @@
+"""`ctigw run` (the gateway) and `ctigw try` (the gateway with a local Asterisk to call)."""
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import subprocess
+import sys
+
+log = logging.getLogger("ctigw")
+
+DEMO_AGENTS = ["1001", "1002", "1003", "1004", "1005"]
+
+
+def register(sub) -> None:
+    p = sub.add_parser("run", help="run the gateway against the configured Asterisk, Redis and CRM")
+    p.set_defaults(func=run_command)
+    p = sub.add_parser("try", help="try the gateway: local Asterisk 22, SQLite CRM with demo customers, "
+                                   "private Redis, demo agent phones that answer")
+    p.add_argument("--customers", type=int, default=2000, help="demo customers to create the first time")
+    p.add_argument("--agents", default=",".join(DEMO_AGENTS),
+                   help="agent phones (endpoints) to register, log in and auto-answer; '' for none")
+    p.add_argument("--answer-after", type=float, default=3.0, help="seconds a demo agent's phone rings")
+    p.set_defaults(func=try_command)
+
+
+def run_until_interrupted(main) -> int:
+    """Run `main()` on the gateway's loop (asyncio + Twisted) until it ends or SIGINT/SIGTERM."""
+    from gateway.loop import install_reactor
+
+    loop = install_reactor()
+    stop = asyncio.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    return loop.run_until_complete(main(stop))
+
+
+def run_command(args) -> int:
+    from gateway.app import Gateway
+
+    async def main(stop):
+        gateway = Gateway(args.settings)
+        await gateway.start()
+        try:
+            await stop.wait()
+        finally:
+            await gateway.stop()
+        return 0
+
+    return run_until_interrupted(main)
+
+
+def _ctigw(*argv: str) -> None:
+    subprocess.run([sys.executable, "-m", "gateway.cli.main", *argv], check=True)
+
+
+def try_command(args) -> int:
+    from gateway.rig.asterisk import rig_from_settings
+    from gateway.rig.provision import provision
+
+    settings = args.settings
+    print("==> the local Asterisk 22 (Debian sid chroot)", flush=True)
+    provision(settings.rig.root)
+    rig = rig_from_settings(settings)
+    settings.ami.port = rig.ami_port
+    settings.ami.secret = rig.ami_secret
+    print("==> the CRM (SQLite) with demo customers", flush=True)
+    _ctigw("crm", "migrate")
+    _ctigw("crm", "demo-data", "--customers", str(args.customers), "--if-empty")
+    print("==> IVR prompts (espeak-ng, 8 kHz)", flush=True)
+    _ctigw("prompts", "build", "--out", str(settings.state_dir / "prompts"))
+    rig.start(replace=True)
+    agents = [a for a in args.agents.split(",") if a]
+
+    async def main(stop):
+        from gateway.app import Gateway
+        from gateway.rig.phones import PhoneBank
+
+        gateway = Gateway(settings)
+        await gateway.start()
+        bank = PhoneBank(sip_port=rig.sip_port, carrier_secret=rig.carrier_secret, agent_secret=rig.agent_secret)
+        try:
+            for endpoint in agents:
+                await bank.register_agent(endpoint, answer_after=args.answer_after)
+                agent = gateway.acd.roster.by_endpoint(endpoint)
+                if agent is not None:
+                    await gateway.acd.login(agent.id)
+            print_try_banner(settings, rig, agents)
+            await stop.wait()
+        finally:
+            await bank.stop()
+            await gateway.stop()
+        return 0
+
+    try:
+        return run_until_interrupted(main)
+    finally:
+        rig.stop()
+
+
+def print_try_banner(settings, rig, agents) -> None:
+    print(f"""
+The gateway is running (Ctrl-C stops it and the local Asterisk).
+
+  Asterisk 22   SIP 127.0.0.1:{rig.sip_port}, AMI 127.0.0.1:{rig.ami_port}, inbound number {settings.rig.inbound_number}
+  gateway       FastAGI 127.0.0.1:{settings.agi.port}, CRM {settings.crm_url}
+  agents        {', '.join(agents) or 'none'} registered, logged in, answering after a few rings
+
+In another terminal, place a call as a known customer and press keys in the IVR:
+
+  .venv/bin/ctigw call {settings.rig.inbound_number} --caller-id +905321234567 --digits 1
+  .venv/bin/ctigw call {settings.rig.inbound_number} --caller-id +442071234567 --digits 2
+  .venv/bin/ctigw crm lookup 05321234567          # what the agent's screen pop shows
+""", flush=True)
