@@ -4,7 +4,7 @@ Why it keeps the frame text instead of a dict: Asterisk sends thousands of event
 most of which no subscriber reads (VarSet, Newexten, ...), and a subscriber that does reads
 two or three fields. Splitting ~20 lines into a dict per frame cost more than everything else
 in the receive path together, so the parser only notes the event name and a field lookup is a
-search for `"\\n<Key>:"` in the text (C speed). Iterating, `len()`, `pairs()` parse the text
+search for `"\\n<Key>:"` in the text (one C call). Iterating, `len()`, `pairs()` parse the text
 in full, once.
 
 Field semantics (the same on every path): a line is `Key:Value`; the key is everything before
@@ -15,39 +15,33 @@ Lines without a colon or with an empty key are malformed: never returned, counte
 """
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator, Mapping
 
 from gateway.ami.redact import format_pairs
 
-# Lookup needles ("\nKey:") by key; keys come from code, so the cache stays small (bounded anyway).
+# One compiled search per key, cached: `\nKey:`, one optional space, the rest of the line. A
+# regex search with a literal prefix runs at str.find speed and returns the value in the same
+# C call, which made lookups ~40% cheaper than find + slicing in Python. Keys come from code,
+# so the cache stays small (bounded anyway).
 # "Event" is answered from the `event` attribute: the parser's fast path keeps an event's text
 # starting at "Event: " (no newline before the first line, so no copy), and `event` always
 # holds the first Event value, whatever built the message.
 _EVENT = object()
-_MISSING = object()
-_NEEDLES: dict[str, object] = {"Event": _EVENT}
-_NEEDLE_CACHE_MAX = 4096
+_SEARCHES: dict[str, object] = {"Event": _EVENT}
+_SEARCH_CACHE_MAX = 4096
 
 
-def _needle(key) -> str | None:
+def _search_for(key):
     if not isinstance(key, str) or not key or ":" in key or "\n" in key:
         return None  # no line can carry such a key
-    needle = "\n" + key + ":"
-    if len(_NEEDLES) < _NEEDLE_CACHE_MAX:
-        _NEEDLES[key] = needle
-    return needle
+    search = re.compile(re.escape("\n" + key + ":") + " ?([^\n]*)").search
+    if len(_SEARCHES) < _SEARCH_CACHE_MAX:
+        _SEARCHES[key] = search
+    return search
 
 
-def _find(text: str, needle: str):
-    """Value of the first line starting with `needle` ("\nKey:"), or None."""
-    start = text.find(needle)
-    if start < 0:
-        return None
-    start += len(needle)
-    if text.startswith(" ", start):
-        start += 1
-    end = text.find("\n", start)
-    return text[start:end] if end >= 0 else text[start:]
+_first_event_line = re.compile(r"\nEvent: ?([^\n]*)").search
 
 
 def parse_lines(text: str) -> tuple[list[tuple[str, str]], int]:
@@ -104,34 +98,31 @@ class AmiMessage(Mapping):
 
     # -- lookups: a search in the text, no parsing -------------------------------------------
 
+    # The lookups subscribers make thousands of times a second: flat on purpose.
+
     def __getitem__(self, key: str) -> str:
-        value = self.get(key, _MISSING)
-        if value is _MISSING:
+        search = _SEARCHES.get(key) or _search_for(key)
+        if search is _EVENT:
+            if self.event is None:
+                raise KeyError(key)
+            return self.event
+        found = search(self._text) if search is not None else None
+        if found is None:
             raise KeyError(key)
-        return value
+        return found[1]
 
     def get(self, key: str, default=None):
-        # The one lookup subscribers call thousands of times a second: kept flat on purpose.
-        needle = _NEEDLES.get(key) or _needle(key)
-        if needle is _EVENT:
+        search = _SEARCHES.get(key) or _search_for(key)
+        if search is _EVENT:
             return default if self.event is None else self.event
-        if needle is None:
-            return default
-        text = self._text
-        start = text.find(needle)
-        if start < 0:
-            return default
-        start += len(needle)
-        if text[start:start + 1] == " ":
-            start += 1
-        end = text.find("\n", start)
-        return text[start:end] if end >= 0 else text[start:]
+        found = search(self._text) if search is not None else None
+        return default if found is None else found[1]
 
     def __contains__(self, key) -> bool:
-        needle = _NEEDLES.get(key) or _needle(key)
-        if needle is _EVENT:
+        search = _SEARCHES.get(key) or _search_for(key)
+        if search is _EVENT:
             return self.event is not None
-        return needle is not None and needle in self._text
+        return search is not None and search(self._text) is not None
 
     def getall(self, key: str) -> list[str]:
         """Every value of a repeated key, in order ([] when absent)."""
@@ -141,7 +132,8 @@ class AmiMessage(Mapping):
     def _from_frame(cls, frame: str) -> "AmiMessage":
         """A frame whose first line is not `Event: ` (a response): find its event, if any."""
         text = "\n" + frame
-        return cls(text, _find(text, "\nEvent:"))
+        found = _first_event_line(text)
+        return cls(text, found[1] if found else None)
 
     # -- whole-message views: parse once ------------------------------------------------------
 
