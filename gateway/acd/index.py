@@ -44,9 +44,12 @@ class DispatchIndex:
         self.held_agents: set[str] = set()
         self.calls: dict[str, QueuedCall] = {}  # waiting calls only
         self._classes: dict[CallClass, list[tuple[float, float, str]]] = {}
-        self._classes_by_language: dict[str, set[CallClass]] = {}
+        # Where an agent looks for calls: classes needing one of their skills, or their team's queues.
+        self._classes_by_skill: dict[tuple[str, str], set[CallClass]] = {}  # ("" = no skills)
+        self._classes_by_team: dict[tuple[str, str], set[CallClass]] = {}
         self._awaiting_agent: dict[str, set[str]] = {}  # last-agent affinity: agent id -> call ids
         self.held_calls: set[str] = set()
+        self._requirements: dict[str, tuple] = {}  # call id -> (requirements, call, valid from, until, ...)
         self._call_versions: dict[str, int] = {}
         self._removed_at: dict[str, float] = {}
 
@@ -54,6 +57,7 @@ class DispatchIndex:
     def set_roster(self, roster: Roster) -> None:
         """A reloaded roster: agents keep their state; skills, languages and teams are re-read."""
         self.roster = roster
+        self._requirements.clear()
         self.available.clear()
         self._by_skill.clear()
         self._by_team.clear()
@@ -64,6 +68,10 @@ class DispatchIndex:
 
     def set_queues(self, queues: QueueConfig) -> None:
         self.queues = queues
+        self._requirements.clear()
+        self._classes_by_team.clear()  # a queue's team may have changed
+        for cls in self._classes:
+            self._file_class(cls, self._classes_by_team, self._team_keys(cls))
 
     def policy(self, queue: str) -> QueuePolicy:
         return self.queues.queues[queue]
@@ -164,7 +172,8 @@ class DispatchIndex:
         entries = self._classes.get(cls)
         if entries is None:
             entries = self._classes[cls] = []
-            self._classes_by_language.setdefault(cls.language, set()).add(cls)
+            self._file_class(cls, self._classes_by_skill, self._skill_keys(cls))
+            self._file_class(cls, self._classes_by_team, self._team_keys(cls))
         bisect.insort(entries, (call.rank_key, call.enqueued_at, call.call_id))
         if call.customer.wants_last_agent:
             self._awaiting_agent.setdefault(call.customer.last_agent_id, set()).add(call.call_id)
@@ -172,6 +181,7 @@ class DispatchIndex:
     def _drop_call(self, call_id: str) -> None:
         call = self.calls.pop(call_id, None)
         self.held_calls.discard(call_id)
+        self._requirements.pop(call_id, None)
         if call is None:
             return
         cls = self._class_of(call)
@@ -182,13 +192,38 @@ class DispatchIndex:
             del entries[i]
         if not entries:
             del self._classes[cls]
-            self._classes_by_language[cls.language].discard(cls)
+            for key in self._skill_keys(cls):
+                self._classes_by_skill[key].discard(cls)
+            for key in self._team_keys(cls):
+                self._classes_by_team.get(key, set()).discard(cls)
         if call.customer.wants_last_agent:
             waiting = self._awaiting_agent.get(call.customer.last_agent_id)
             if waiting is not None:
                 waiting.discard(call_id)
                 if not waiting:
                     del self._awaiting_agent[call.customer.last_agent_id]
+
+    @staticmethod
+    def _skill_keys(cls: CallClass) -> list[tuple[str, str]]:
+        return [(skill, cls.language) for skill in cls.skills] or [("", cls.language)]
+
+    def _team_keys(self, cls: CallClass) -> list[tuple[str, str]]:
+        policy = self.queues.queues.get(cls.queue)
+        return [(policy.team, cls.language)] if policy is not None and policy.team else []
+
+    @staticmethod
+    def _file_class(cls: CallClass, table: dict, keys) -> None:
+        for key in keys:
+            table.setdefault(key, set()).add(cls)
+
+    def _classes_for(self, agent: Agent) -> set[CallClass]:
+        found: set[CallClass] = set()
+        by_skill, by_team = self._classes_by_skill, self._classes_by_team
+        for lang in (*agent.languages, ANY_LANGUAGE):
+            for skill in (*agent.skills, ""):
+                found.update(by_skill.get((skill, lang), ()))
+            found.update(by_team.get((agent.team, lang), ()))
+        return found
 
     def waiting_in(self, queue: str) -> list[QueuedCall]:
         """The queue's waiting calls, most urgent first."""
@@ -219,8 +254,18 @@ class DispatchIndex:
         last_id = call.customer.last_agent_id
         last = self.roster.agent(last_id) if last_id else None
         logged_in = last is not None and self.status(last.id).logged_in
-        return matching.requirements_at(call, self.policy(call.queue), now,
-                                        last_agent=last, last_agent_logged_in=logged_in)
+        # Requirements only change at known times (and when the last agent logs in or out), so
+        # an agent freeing up re-checks many calls without recomputing each one.
+        cached = self._requirements.get(call.call_id)
+        if cached is not None:
+            req, for_call, valid_from, valid_until, was_logged_in = cached
+            if for_call is call and valid_from <= now < valid_until and was_logged_in == logged_in:
+                return req
+        policy = self.policy(call.queue)
+        req = matching.requirements_at(call, policy, now, last_agent=last, last_agent_logged_in=logged_in)
+        until = matching.next_change_at(call, policy, now)
+        self._requirements[call.call_id] = (req, call, now, float("inf") if until is None else until, logged_in)
+        return req
 
     def best_agent_for(self, call: QueuedCall, now: float) -> Agent | None:
         req = self.requirements(call, now)
@@ -254,18 +299,17 @@ class DispatchIndex:
         # class's best for them; the class's later calls cannot beat it.
         held, calls, queues = self.held_calls, self.calls, self.queues.queues
         agent_skills = agent.skills.keys()
-        for lang in (*agent.languages, ANY_LANGUAGE):
-            for cls in self._classes_by_language.get(lang, ()):
-                if not (cls.skills <= agent_skills or queues[cls.queue].team == agent.team):
+        for cls in self._classes_for(agent):
+            if not (cls.skills <= agent_skills or queues[cls.queue].team == agent.team):
+                continue
+            for _, _, call_id in self._classes[cls]:
+                if call_id in held:
                     continue
-                for _, _, call_id in self._classes[cls]:
-                    if call_id in held:
-                        continue
-                    call = calls[call_id]
-                    req = self.requirements(call, now)
-                    if matching.is_eligible(agent, req):
-                        yield call, req
-                        break
+                call = calls[call_id]
+                req = self.requirements(call, now)
+                if matching.is_eligible(agent, req):
+                    yield call, req
+                    break
         for call_id in self._awaiting_agent.get(agent.id, ()):
             if call_id not in held:
                 call = calls[call_id]

@@ -82,11 +82,14 @@ def requirements_at(call: QueuedCall, policy: QueuePolicy, now: float, *,
     return base
 
 
-def next_change_at(call: QueuedCall, policy: QueuePolicy) -> float | None:
-    """When the call's requirements next change (a relax stage, the affinity window's end)."""
+def next_change_at(call: QueuedCall, policy: QueuePolicy, now: float | None = None) -> float | None:
+    """When the call's requirements next change after `now` (a relax stage, the end of the
+    affinity window); None when they never will. The last agent logging in or out aside."""
     times = [call.queue_entered_at + s.after for s in policy.stages[1:]]
     if call.customer.wants_last_agent:
         times.append(call.queue_entered_at + policy.affinity_wait_seconds)
+    if now is not None:
+        times = [t for t in times if t > now]
     return min(times, default=None)
 
 

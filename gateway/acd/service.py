@@ -307,6 +307,8 @@ class Acd:
     async def _change_agent(self, agent_id: str, transition, now: float | None = None) -> AgentStatus:
         for _ in range(MAX_RETRIES):
             old = await self.store.load_agent(agent_id)
+            if old.version == 0 and self.roster.agent(agent_id) is None:
+                raise UnknownAgent(agent_id)
             new = transition(old, self.clock() if now is None else now)
             if new is old:
                 self.index.apply_agent(old)

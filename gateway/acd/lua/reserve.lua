@@ -23,9 +23,12 @@ if call[1] ~= 'waiting' or (tonumber(call[2]) or 0) ~= tonumber(ARGV[5])
 end
 
 local fields = cjson.decode(ARGV[6])
+local flat = {}
 for name, value in pairs(fields) do
-  redis.call('HSET', KEYS[1], name, value)
+  flat[#flat + 1] = name
+  flat[#flat + 1] = value
 end
+redis.call('HSET', KEYS[1], unpack(flat))
 redis.call('HSET', KEYS[2], 'data', ARGV[7], 'version', ARGV[8], 'state', 'reserved')
 redis.call('ZREM', KEYS[3], ARGV[4])
 redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[11], '*', 'op', 'reserve', 'agent', ARGV[2],

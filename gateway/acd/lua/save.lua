@@ -38,9 +38,12 @@ end
 
 if ARGV[3] ~= '' then
   local fields = cjson.decode(ARGV[5])
+  local flat = {}
   for name, value in pairs(fields) do
-    redis.call('HSET', KEYS[1], name, value)
+    flat[#flat + 1] = name
+    flat[#flat + 1] = value
   end
+  redis.call('HSET', KEYS[1], unpack(flat))
   redis.call('SADD', KEYS[6], ARGV[3])
 end
 
