@@ -318,11 +318,11 @@ class AsteriskRig:
     def is_running(self) -> bool:
         return self.running_pid() is not None
 
-    def start(self, timeout: float = 30.0, *, replace: bool = False) -> None:
+    def start(self, timeout: float = 30.0, *, replace: bool = False, keep_state: bool = False) -> None:
         """Render the config, start Asterisk, wait until it is ready.
 
         `replace`: stop this instance first if an earlier run left it running (else that is
-        an error).
+        an error). `keep_state`: keep astdb (registered phones) even with clear_state.
         """
         if not is_provisioned(self.root):
             raise RigError(f"no provisioned Asterisk chroot at {self.root}: run `ctigw rig provision`")
@@ -336,7 +336,7 @@ class AsteriskRig:
             if _port_in_use(port, kind):
                 raise RigError(f"{what} port {port} on 127.0.0.1 is in use by another program")
         self.write_config()
-        if self.clear_state:
+        if self.clear_state and not keep_state:
             # Registrations of phones from an earlier run live in astdb; start clean.
             for name in ("astdb.sqlite3", "astdb.sqlite3-journal"):
                 (self.lib_dir / name).unlink(missing_ok=True)
@@ -442,8 +442,9 @@ class AsteriskRig:
             self._out = None
 
     def restart(self, timeout: float = 30.0) -> None:
+        """Stop and start again, like a real Asterisk restart: registered phones (astdb) stay."""
         self.stop()
-        self.start(timeout)
+        self.start(timeout, keep_state=True)
 
     def _wait_exit(self, pid: int, timeout: float) -> bool:
         deadline = time.monotonic() + timeout

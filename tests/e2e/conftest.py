@@ -7,7 +7,8 @@
   `ami_username`, `ami_secret`, `agi_host`, `agi_port` (where Asterisk expects the gateway's
   FastAGI server), `sip_port`, `carrier_secret`, `agent_secret`. `rig_settings` is a gateway
   `Settings` pointing at it.
-- `phones` (per test): a started `PhoneBank` against that Asterisk, stopped afterwards.
+- `phones` (per test): a started `PhoneBank` against that Asterisk, stopped afterwards; then
+  any channel still up in Asterisk is hung up, so tests do not leak calls into each other.
 - `ami_probe` (per test): a logged-in raw AMI reader (gateway.rig.ami_probe) that records events.
 
 The instance is "test" on SIP 5160 / AMI 5138 / AGI 4673 / RTP 11000-11999. Another test
@@ -132,6 +133,11 @@ def phones(asterisk, tmp_path):
         yield bank
     finally:
         run(bank.stop())
+        # Isolation: no channel of this test (e.g. of a crashed phone worker, whose callers
+        # Asterisk would keep in the fallback queue and offer to the next test's agents)
+        # survives into the next test.
+        if "0 active channels" not in asterisk.cli("core show channels count"):
+            asterisk.cli("channel request hangup all")
 
 
 @pytest.fixture
