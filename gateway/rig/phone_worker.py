@@ -308,6 +308,7 @@ class CarrierAccount(pj.Account):
         op = pj.CallOpParam()
         op.statusCode = pj.StatusCode.NOT_FOUND
         c.hangup(op)
+        self.phones.graveyard.append(c)  # not deleted inside pjsua's callback
 
 
 class AgentAccount(pj.Account):
