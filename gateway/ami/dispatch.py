@@ -4,8 +4,11 @@ A plain function is called inline (the cheap path). An async function gets its o
 queue: its events are awaited one at a time in arrival order (a call's Hangup is never handled
 before its DialBegin), while other subscribers and the socket carry on. Those queues are
 bounded: when one reaches `max_backlog`, reading from Asterisk pauses (TCP backpressure) until
-it has drained to half, so a stuck subscriber costs bounded memory, never silent loss.
-Exceptions from subscribers are logged and swallowed.
+it has drained to half, so a stuck subscriber costs bounded memory, never silent loss. While
+paused no answers arrive either: a subscriber awaiting an action then waits for its timeout, and
+if the pause outlasts manager.conf's `writetimeout` Asterisk drops the session; the client
+reconnects and its on_connected hooks resync. Exceptions from subscribers are logged and
+swallowed.
 """
 from __future__ import annotations
 

@@ -9,8 +9,9 @@ legacy `Response: Follows` command reply carries raw output (blank lines include
 
 This is the hot path, so the common case is a handful of C-level operations per chunk: drop
 CRs, split the complete part of the buffer on blank lines, decode once, and for each `Event:`
-frame take only the event name (fields are looked up on demand, see message.py). Anything unusual (a Follows reply, stray blank lines, a frame that does not start
-with `Event:`/`Response:`, an oversize candidate) goes through a slower per-frame path.
+frame take only the event name (fields are looked up on demand, see message.py). Anything
+unusual (a Follows reply, stray blank lines, a frame that does not start with `Event:` or
+`Response:`, an oversize candidate) goes through a slower per-frame path.
 
 Memory is bounded: a line over `max_line` or a frame over `max_frame` raises AmiLineTooLong /
 AmiFrameTooLarge (the connection must be dropped) as soon as the buffered part crosses the
