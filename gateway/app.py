@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 
 import redis.asyncio as aioredis
@@ -17,6 +18,7 @@ from gateway.agi.server import FastAgiServer
 from gateway.ami.client import AmiClient
 from gateway.calls import ami_bridge
 from gateway.calls.inbound import InboundCallHandler
+from gateway.calls.services import IvrServices
 from gateway.calls.tracker import CallTracker
 from gateway.config import Settings
 from gateway.crm.activities import ActivityLog, CallActivity
@@ -32,6 +34,7 @@ log = logging.getLogger(__name__)
 class Gateway:
     settings: Settings
     flow_by_dnis: dict[str, str] = field(default_factory=dict)  # dialled number -> flow name
+    ivr_clock: object = None  # () -> aware datetime for business hours; None: real time
 
     async def start(self) -> None:
         s = self.settings
@@ -66,8 +69,9 @@ class Gateway:
 
         self.flows = FlowRegistry(s.ivr.flows_dir)
         self.flows.get(s.ivr.main_flow)  # a broken main flow stops the start, not the first call
-        handler = InboundCallHandler(tracker=self.tracker, crm=self.crm, flows=self.flows, services=self.crm,
-                                     acd=self.acd, flow_for_dnis=self._flow_for_dnis)
+        handler = InboundCallHandler(tracker=self.tracker, crm=self.crm, flows=self.flows, services=IvrServices(self.crm, self.acd),
+                                     acd=self.acd, flow_for_dnis=self._flow_for_dnis,
+                                     clock=self._ivr_now)
         self.agi = FastAgiServer({"inbound": handler}, allowed_hosts=s.agi.allowed_hosts,
                                  max_sessions=s.agi.max_sessions, env_timeout=s.agi.env_timeout,
                                  command_timeout=s.agi.command_timeout)
@@ -91,6 +95,9 @@ class Gateway:
 
     async def _stop_ami(self):
         await self.ami.stop()
+
+    def _ivr_now(self) -> datetime:
+        return self.ivr_clock() if self.ivr_clock else datetime.now(timezone.utc)
 
     def _flow_for_dnis(self, dnis: str) -> str:
         return self.flow_by_dnis.get(dnis, self.settings.ivr.main_flow)

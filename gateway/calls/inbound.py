@@ -16,13 +16,14 @@ log = logging.getLogger(__name__)
 
 
 class InboundCallHandler:
-    def __init__(self, *, tracker, crm, flows, services, acd, flow_for_dnis):
+    def __init__(self, *, tracker, crm, flows, services, acd, flow_for_dnis, clock=None):
         self.tracker = tracker
         self.crm = crm
         self.flows = flows
         self.services = services
         self.acd = acd
         self.flow_for_dnis = flow_for_dnis
+        self.clock = clock  # the IVR's wall clock (business hours); None: real time
 
     async def __call__(self, session) -> None:
         env = session.env
@@ -38,8 +39,7 @@ class InboundCallHandler:
 
     async def _run_ivr(self, session, call, caller, dnis) -> None:
         flow = self.flows.get(session.request.query.get("flow") or self.flow_for_dnis(dnis))
-        result = await run_flow(flow, session, caller, self.services)
-        call.ivr_path = list(result.path)
+        result = await run_flow(flow, session, caller, self.services, now=self.clock, path=call.ivr_path)
         call.ivr_inputs = dict(result.inputs)
         call.ivr_outcome = result.outcome
         call.route = result.route

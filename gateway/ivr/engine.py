@@ -36,11 +36,14 @@ def utc_now() -> dt.datetime:
 
 
 async def run_flow(flow: Flow, channel, caller=None, services=None, *, now: dt.datetime | Clock | None = None,
-                   sensitive_mask: str = "*") -> FlowResult:
+                   sensitive_mask: str = "*", path: list[str] | None = None) -> FlowResult:
     """Run `flow` on `channel` for `caller` (None: an unknown caller). Never raises for the
     caller hanging up, the channel timing out, or a service failing."""
     clock = now if callable(now) else (lambda: now) if now is not None else utc_now
-    return await FlowRun(flow, channel, caller or UnknownCaller(), services, clock, sensitive_mask).run()
+    run = FlowRun(flow, channel, caller or UnknownCaller(), services, clock, sensitive_mask)
+    if path is not None:
+        run.path = path  # the caller's list grows live: where each call is in the IVR, now
+    return await run.run()
 
 
 @dataclass
