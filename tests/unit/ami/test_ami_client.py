@@ -277,3 +277,13 @@ async def test_secret_never_reaches_the_logs(caplog, auth):
     assert md5_key("555", SECRET) not in logged and md5_key("840310928", SECRET) not in logged
     if auth == "plain":
         assert SECRET.encode() in asterisk.transport.value()  # it was on the wire, just not in logs
+
+
+async def test_events_setting_and_auth_validation():
+    client, reactor = make_client(auth="plain", events="call,agent")
+    client.start()
+    asterisk = connect(reactor)
+    asterisk.feed(BANNER)
+    assert asterisk.last_action("Login")["Events"] == "call,agent"
+    with pytest.raises(ValueError):
+        AmiClient("127.0.0.1", 5038, "ctigw", SECRET, auth="sha1")
