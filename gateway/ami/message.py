@@ -96,9 +96,8 @@ class AmiMessage(Mapping):
             parts.append(f"\n{key}: {value}")
         return cls("".join(parts), event, body)
 
-    # -- lookups: a search in the text, no parsing -------------------------------------------
-
-    # The lookups subscribers make thousands of times a second: flat on purpose.
+    # -- lookups: one search in the text, no parsing; called thousands of times a second,
+    #    so each is kept flat on purpose ------------------------------------------------------
 
     def __getitem__(self, key: str) -> str:
         search = _SEARCHES.get(key) or _search_for(key)
