@@ -292,11 +292,11 @@ class DispatchIndex:
         agent = self.roster.agent(agent_id)
         if agent is None or not self.calls:
             return None
-        return matching.best_call(agent, self._offers(agent, now))
+        return matching.best_call(agent, self._offers(agent, now), self.queues.fit_seconds_per_level)
 
     def _offers(self, agent: Agent, now: float) -> Iterator[tuple[QueuedCall, Requirements]]:
-        # Within a class calls are in rank order, so the first one this agent may take is the
-        # class's best for them; the class's later calls cannot beat it.
+        # Within a class calls are in rank order and share their skills (so the agent's fit),
+        # so the first one this agent may take is the class's best for them.
         held, calls, queues = self.held_calls, self.calls, self.queues.queues
         agent_skills = agent.skills.keys()
         for cls in self._classes_for(agent):

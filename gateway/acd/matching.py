@@ -8,7 +8,8 @@ these functions.
 - Among eligible agents: best proficiency in the call's skills (weakest skill first, then
   the sum), then the longest idle, then the agent id (so the choice is deterministic).
 - Among calls an agent could take: a call waiting for this very agent (last-agent
-  affinity), then the highest effective priority, which grows with waiting time.
+  affinity), then the highest effective priority, which grows with waiting time, plus
+  (if configured) a small credit for how well the agent fits the call's skills.
 - Priority ages linearly: every `aging_seconds_per_point` of waiting is worth one point. So
   the order of two waiting calls never changes with time, and a queue can be kept sorted
   by one static key: rank_key = enqueued_at - priority * aging_seconds_per_point.
@@ -140,13 +141,23 @@ def best_agent(req: Requirements, candidates: Iterable[tuple[Agent, float]]) -> 
     return best
 
 
-def best_call(agent: Agent, offers: Iterable[tuple[QueuedCall, Requirements]]) -> QueuedCall | None:
-    """The call this agent should take: offers are (call, its requirements now)."""
+def best_call(agent: Agent, offers: Iterable[tuple[QueuedCall, Requirements]],
+              fit_seconds_per_level: float = 0.0) -> QueuedCall | None:
+    """The call this agent should take: offers are (call, its requirements now).
+
+    A call waiting for this very agent comes first; then the highest effective priority, in
+    which each level of the agent's (weakest) proficiency in the call's skills counts as
+    `fit_seconds_per_level` of extra waiting: the pair that serves best, while a call that
+    has waited much longer still goes first.
+    """
     best, best_key = None, None
     for call, req in offers:
         if not is_eligible(agent, req):
             continue
-        key = (req.only_agent != agent.id, call.rank_key, call.enqueued_at, call.call_id)
+        rank = call.rank_key
+        if fit_seconds_per_level:
+            rank -= fit_seconds_per_level * skill_score(agent, req.skills)[0]
+        key = (req.only_agent != agent.id, rank, call.enqueued_at, call.call_id)
         if best_key is None or key < best_key:
             best, best_key = call, key
     return best

@@ -3,6 +3,7 @@ overflow, last-agent affinity, and how customer tier and waiting time weigh on p
 
     priority:
       aging_seconds_per_point: 30        # waiting this long is worth one priority point
+      fit_seconds_per_level: 6           # a freed agent prefers calls they are good at
       tiers: {platinum: 4, gold: 2, silver: 1}
     defaults: {wrapup_seconds: 10, min_proficiency: 5, affinity_wait_seconds: 20}
     queues:
@@ -93,6 +94,7 @@ class QueueConfig:
     aging_seconds_per_point: float = 30.0
     tier_points: dict[str, float] = field(default_factory=dict)
     path: str = ""
+    fit_seconds_per_level: float = 0.0  # see matching.best_call
 
     def policy(self, name: str) -> QueuePolicy | None:
         return self.queues.get(name)
@@ -150,7 +152,7 @@ def parse_queue_config(doc, where: str, default_wrapup_seconds: float = 10.0) ->
         if key not in ("priority", "defaults", "queues"):
             problem(doc, f"unknown top-level key {key!r} (known: defaults, priority, queues)")
 
-    aging, tiers = _parse_priority(doc.get("priority") or {}, doc, problem)
+    aging, tiers, fit = _parse_priority(doc.get("priority") or {}, doc, problem)
     defaults = doc.get("defaults") or {}
     if not isinstance(defaults, dict):
         problem(doc, "'defaults' must be a mapping")
@@ -177,20 +179,28 @@ def parse_queue_config(doc, where: str, default_wrapup_seconds: float = 10.0) ->
     problems.extend(_overflow_cycles(queues, where))
     if problems:
         raise QueueConfigError(problems)
-    return QueueConfig(queues=queues, aging_seconds_per_point=aging, tier_points=tiers, path=where)
+    return QueueConfig(queues=queues, aging_seconds_per_point=aging, tier_points=tiers, path=where,
+                       fit_seconds_per_level=fit)
 
 
-def _parse_priority(node, doc, problem) -> tuple[float, dict[str, float]]:
+_PRIORITY_KEYS = ("aging_seconds_per_point", "fit_seconds_per_level", "tiers")
+
+
+def _parse_priority(node, doc, problem) -> tuple[float, dict[str, float], float]:
     if not isinstance(node, dict):
         problem(doc, "'priority' must be a mapping")
-        return 30.0, {}
+        return 30.0, {}, 0.0
     for key in node:
-        if key not in ("aging_seconds_per_point", "tiers"):
-            problem(node, f"priority: unknown key {key!r} (known: aging_seconds_per_point, tiers)")
+        if key not in _PRIORITY_KEYS:
+            problem(node, f"priority: unknown key {key!r} (known: {', '.join(_PRIORITY_KEYS)})")
     aging = _number(node.get("aging_seconds_per_point", 30.0))
     if aging is None or aging <= 0:
         problem(node, "priority: aging_seconds_per_point must be a positive number")
         aging = 30.0
+    fit = _number(node.get("fit_seconds_per_level", 0.0))
+    if fit is None or fit < 0:
+        problem(node, "priority: fit_seconds_per_level must be a number >= 0")
+        fit = 0.0
     tiers = {}
     raw_tiers = node.get("tiers") or {}
     if not isinstance(raw_tiers, dict):
@@ -202,7 +212,7 @@ def _parse_priority(node, doc, problem) -> tuple[float, dict[str, float]]:
             problem(node, f"priority: tier {tier!r}: points must be a number, got {points!r}")
         else:
             tiers[str(tier).lower()] = value
-    return aging, tiers
+    return aging, tiers, fit
 
 
 def _parse_queue(name: str, node, merged, problem) -> QueuePolicy | None:

@@ -16,7 +16,7 @@ QUEUES = QueueConfig({
                            relax=(RelaxStep(30, min_proficiency=2), RelaxStep(90, any_team_agent=True))),
     "sales": QueuePolicy("sales", ("sales",), team="sales", min_proficiency=4, affinity_wait_seconds=40),
     "general": QueuePolicy("general", ("general",), min_proficiency=1),
-}, aging_seconds_per_point=30.0)
+}, aging_seconds_per_point=30.0, fit_seconds_per_level=6.0)
 
 
 def make_roster(agent_specs) -> Roster:
@@ -68,7 +68,8 @@ def test_index_picks_the_same_agent_and_call_as_a_full_scan(agents, calls, now):
         assert index.best_agent_for(c, now) == matching.best_agent(req, available)
     for agent_id in index.available:
         agent = roster.agent(agent_id)
-        expected = matching.best_call(agent, [(c, index.requirements(c, now)) for c in queued])
+        expected = matching.best_call(agent, [(c, index.requirements(c, now)) for c in queued],
+                                      QUEUES.fit_seconds_per_level)
         assert index.best_call_for(agent_id, now) == expected
 
 

@@ -178,6 +178,20 @@ def test_equal_priority_is_first_come_first_served():
     assert matching.best_call(free, [(second, req_for(second, now)), (first, req_for(first, now))]) is first
 
 
+def test_a_freed_agent_prefers_calls_they_fit_unless_another_waited_much_longer():
+    both = agent("both", {"billing": 9, "sales": 4})
+    sales = QueuedCall("s", "chan", "sales", ("sales",), "tr", 0, 1000.0, 1000.0, 1000.0)
+    billing = call("b", at=1010.0)
+    now = 1020.0
+    anyone = Requirements(("sales",), "tr", 1)
+    offers = [(sales, anyone), (billing, req_for(billing, now))]
+    assert matching.best_call(both, offers) is sales  # pure priority: the older call
+    assert matching.best_call(both, offers, fit_seconds_per_level=6) is billing  # 5 levels = 30 s > 10 s
+    much_older = QueuedCall("s", "chan", "sales", ("sales",), "tr", 0, 960.0, 960.0, 960.0)
+    assert matching.best_call(both, [(much_older, anyone), (billing, req_for(billing, now))],
+                              fit_seconds_per_level=6) is much_older
+
+
 def test_estimated_wait():
     assert matching.estimated_wait(0, 5, 240) == 0
     assert matching.estimated_wait(3, 2, 240) == 360

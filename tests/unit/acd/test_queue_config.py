@@ -28,6 +28,7 @@ def test_demo_queues_fit_the_demo_roster_and_the_ivr_queue_names():
     assert billing.wrapup_seconds == 15
     assert config.policy("sales").wrapup_seconds == 7  # the [acd] wrapup_seconds default
     assert config.policy("complaints").terminal_step.outcome == "voicemail"
+    assert (config.aging_seconds_per_point, config.fit_seconds_per_level, config.tier_points) == (30, 6, {})
 
 
 def test_relax_steps_are_cumulative(tmp_path):
