@@ -38,7 +38,7 @@ import random
 import statistics
 import sys
 from collections import deque
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -46,7 +46,7 @@ sys.path.insert(0, str(ROOT))
 
 from gateway.acd import matching  # noqa: E402
 from gateway.acd.index import DispatchIndex  # noqa: E402
-from gateway.acd.model import CallState, QueuedCall  # noqa: E402
+from gateway.acd.model import QueuedCall  # noqa: E402
 from gateway.acd.queue_config import QueueConfig, QueuePolicy, RelaxStep  # noqa: E402
 from gateway.acd.roster import Agent, Roster, Team  # noqa: E402
 from gateway.acd.states import AgentState, AgentStatus  # noqa: E402

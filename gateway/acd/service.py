@@ -17,37 +17,28 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from dataclasses import dataclass, replace
 from typing import Any, Callable, Mapping
 
-from gateway.acd import matching, states
+from gateway.acd import call_events, matching, states
+from gateway.acd import events as messages
 from gateway.acd.dispatch import Dispatcher
 from gateway.acd.errors import AcdError, UnknownAgent, UnknownQueue
 from gateway.acd.events import AGENT_STATE, AGENT_WAKEUP, CALL_REMOVED, CALL_STATE, Event
-from gateway.acd import events as messages
 from gateway.acd.feed import EventFeed
 from gateway.acd.index import DispatchIndex
-from gateway.acd.model import (CallState, CustomerFacts, QueuedCall, QueueOutcome, QueueSnapshot,
-                               WaitingCallView)
+from gateway.acd.model import CallState, CustomerFacts, QueuedCall, QueueOutcome, QueueSnapshot, WaitingCallView
 from gateway.acd.queue_config import QueueConfig, load_queue_config, queue_config_path_for
 from gateway.acd.roster import Agent, Roster, load_roster
 from gateway.acd.states import AgentState, AgentStatus
-from gateway.acd.store import AcdStore, AgentWrite, CallWrite
+from gateway.acd.store import AcdStore, CallWrite
 from gateway.acd.timers import FileWatcher, Ticker
+from gateway.acd.transactions import Change, StateWriter
+from gateway.acd.waiting import WaitingCalls
 
 log = logging.getLogger(__name__)
 
-MAX_RETRIES = 20  # optimistic writes: each retry re-reads what another writer changed
 MAX_CONNECT_FAILURES = 3  # then the call leaves the queue with outcome "connect_failed"
 OFFER_GRACE_SECONDS = 15.0  # beyond the ring timeout, before a silent offer is taken back
-SERVING_CACHE_SECONDS = 1.0
-
-
-@dataclass(frozen=True)
-class _Plan:
-    agent: AgentWrite | None = None
-    call: CallWrite | None = None
-    extra_messages: tuple[str, ...] = ()
 
 
 class Acd:
@@ -66,16 +57,16 @@ class Acd:
         self.default_wrapup_seconds = default_wrapup_seconds
         self.store = AcdStore(redis, key_prefix, instance)
         self.index = DispatchIndex(roster, queues)
+        self.writer = StateWriter(self.store, self.index, clock)
         self.dispatcher = Dispatcher(self.index, self.store, clock, self._booked)
+        self.waiting = WaitingCalls(index=self.index, store=self.store, writer=self.writer,
+                                    dispatcher=self.dispatcher, connector=lambda: self.connector,
+                                    instance=instance, dispatch=dispatch)
         self.feed = EventFeed(redis, self.store.keys.channel, self._on_event, self.resync)
         self.ticker: Ticker | None = None
         self._tasks: set[asyncio.Task] = set()
         self._tick_lock = asyncio.Lock()
-        self._announced_at: dict[str, float] = {}
-        self._requirements_seen: dict[str, tuple] = {}
-        self._outcome_offered: set[str] = set()
         self._connected_version: dict[str, int] = {}  # call id -> version we connected (once each)
-        self._serving_cache: dict[str, tuple[float, int]] = {}
 
     @classmethod
     def from_settings(cls, settings, redis, connector=None, **overrides) -> "Acd":
@@ -152,7 +143,7 @@ class Acd:
         queues.check_against(roster)
         self.index.set_queues(queues)
         self.index.set_roster(roster)
-        self._requirements_seen.clear()
+        self.waiting.rematch_all()  # requirements may have changed without a relax step
 
     # -- the call layer's entry points --------------------------------------------------
     async def enqueue(self, call_id: str, channel: str, requirements, customer: Mapping[str, Any] | None = None
@@ -176,112 +167,52 @@ class Acd:
                           customer=facts, owner=self.instance)
         if language is not None and language not in self.roster.all_languages():
             log.warning("call %s wants language %r, which no agent speaks", call_id, language)
-        result = await self.store.save(call=CallWrite(None, call))
-        if not result.ok:
+        if await self.writer.commit(Change(call=CallWrite(None, call)), now) is None:
             existing = await self.store.load_call(call_id)
             if existing is not None:
                 return existing
             raise AcdError(f"call {call_id} could not be queued")
-        self.index.apply_call(call, now)
-        self._requirements_seen[call_id] = self._requirements_key(call, now)
+        self.waiting.note(call, now)
         if self.dispatch_enabled and await self.dispatcher.place_call(call_id) is not None:
-            return await self._current_call(call_id, call)
-        await self._announce(call, now, force=True)
+            return await self.store.load_call(call_id) or call
+        await self.waiting.announce(call, now, force=True)
         return call
 
     async def agent_ringing(self, agent_id: str, call_id: str) -> None:
-        def plan(call, agent, now):
-            if agent is None:
-                return None
-            new_agent = states.ringing(agent, now, call_id)
-            offered = call is not None and call.agent_id == agent_id and call.state is CallState.RESERVED
-            call_write = CallWrite(call, call.advanced(state=CallState.RINGING)) if offered else None
-            if new_agent is agent and call_write is None:
-                return None
-            return _Plan(AgentWrite(agent, new_agent) if new_agent is not agent else None, call_write)
-
-        await self._settle(call_id, plan, agent_id=agent_id)
+        await self.writer.settle(call_id, call_events.ringing(agent_id, call_id), agent_id=agent_id)
 
     async def agent_answered(self, agent_id: str, call_id: str) -> None:
-        def plan(call, agent, now):
-            if agent is None:
-                return None
-            new_agent = states.answered(agent, now, call_id)
-            offered = (call is not None and call.agent_id == agent_id
-                       and call.state in (CallState.RESERVED, CallState.RINGING))
-            call_write = CallWrite(call, call.advanced(state=CallState.CONNECTED)) if offered else None
-            if new_agent is agent and call_write is None:
-                log.warning("agent %s answered call %s, which was not offered to them", agent_id, call_id)
-                return None
-            return _Plan(AgentWrite(agent, new_agent) if new_agent is not agent else None, call_write)
-
-        await self._settle(call_id, plan, agent_id=agent_id)
-        self._forget_waiting(call_id)
+        if await self.writer.settle(call_id, call_events.answered(agent_id, call_id), agent_id=agent_id) is None:
+            log.warning("agent %s answered call %s, which was not offered to them", agent_id, call_id)
 
     async def ring_no_answer(self, agent_id: str, call_id: str) -> None:
         """The agent let it ring out: not ready ("RONA"), and the call goes back to the head of its queue."""
-        def plan(call, agent, now):
-            new_agent = states.ring_no_answer(agent, now, call_id) if agent is not None else None
-            agent_write = AgentWrite(agent, new_agent) if new_agent is not None and new_agent is not agent else None
-            call_write = None
-            if (call is not None and call.agent_id == agent_id
-                    and call.state in (CallState.RESERVED, CallState.RINGING)):
-                call_write = CallWrite(call, call.advanced(state=CallState.WAITING, agent_id=None,
-                                                           rona_agents=(*call.rona_agents, agent_id)), at_head=True)
-            if agent_write is None and call_write is None:
-                return None
-            return _Plan(agent_write, call_write)
-
-        done = await self._settle(call_id, plan, agent_id=agent_id)
+        done = await self.writer.settle(call_id, call_events.ring_no_answer(agent_id, call_id), agent_id=agent_id)
         if done is not None and done.call is not None:
             await self._dispatch_call(call_id)
 
     async def call_ended(self, call_id: str) -> None:
-        """The connected call is over: the agent wraps up for the queue's wrap-up time."""
-        def plan(call, agent, now):
-            if call is None:
-                return None
-            if call.state is not CallState.CONNECTED:
-                return self._abandon_plan(call, agent, now)
-            policy = self.queues.policy(call.queue)
-            wrapup = policy.wrapup_seconds if policy is not None else self.default_wrapup_seconds
-            agent_write = None
-            if agent is not None:
-                new_agent = states.call_ended(agent, now, call_id, wrapup)
-                if new_agent is not agent:
-                    agent_write = AgentWrite(agent, new_agent)
-            return _Plan(agent_write, CallWrite(call, None, removed_reason="ended"))
-
-        done = await self._settle(call_id, plan)
-        self._forget_call(call_id)
-        await self._after_release(done)
+        """The connected call is over: the agent wraps up for the queue's wrap-up time, then is
+        available again (by the tick, or earlier with end_wrapup)."""
+        await self._call_over(call_id)
 
     async def caller_abandoned(self, call_id: str) -> None:
-        """The caller hung up while waiting or while an agent's phone rang: no trace is left."""
-        done = await self._settle(call_id, self._abandon_plan)
+        """The caller hung up while waiting or while an agent's phone rang: the call leaves no
+        trace and a booked agent is free at once."""
+        await self._call_over(call_id)
+
+    async def _call_over(self, call_id: str) -> None:
+        done = await self.writer.settle(call_id, call_events.call_over(self._wrapup_seconds))
         self._forget_call(call_id)
-        if done is None:
-            call = self.index.calls.get(call_id)
-            if call is not None:  # not in Redis any more; make sure we do not offer it either
-                self.index.remove_call(call_id, call.version + 1, self.clock())
-        await self._after_release(done)
+        call = self.index.calls.get(call_id)
+        if done is None and call is not None:  # gone from Redis already: do not offer it either
+            self.index.remove_call(call_id, call.version + 1, self.clock())
+        if done is not None and done.freed_agent is not None:
+            await self._dispatch_agent(done.freed_agent.agent_id)
 
-    def _abandon_plan(self, call: QueuedCall | None, agent: AgentStatus | None, now: float) -> _Plan | None:
-        if call is None:
-            return None
-        if call.state is CallState.CONNECTED:
-            policy = self.queues.policy(call.queue)
-            wrapup = policy.wrapup_seconds if policy is not None else self.default_wrapup_seconds
-            new_agent = states.call_ended(agent, now, call.call_id, wrapup) if agent is not None else None
-        else:
-            new_agent = states.release(agent, now, call.call_id) if agent is not None else None
-        agent_write = AgentWrite(agent, new_agent) if new_agent is not None and new_agent is not agent else None
-        reason = "ended" if call.state is CallState.CONNECTED else "abandoned"
-        return _Plan(agent_write, CallWrite(call, None, removed_reason=reason))
-
-    async def _after_release(self, done: _Plan | None) -> None:
-        if done is not None and done.agent is not None and done.agent.new.state is AgentState.AVAILABLE:
-            await self._dispatch_agent(done.agent.new.agent_id)
+    def _wrapup_seconds(self, queue: str) -> float:
+        policy = self.queues.policy(queue)
+        return policy.wrapup_seconds if policy is not None else self.default_wrapup_seconds
 
     # -- agent controls -----------------------------------------------------------------
     async def login(self, agent_id: str, *, ready: bool = True) -> AgentStatus:
@@ -305,21 +236,12 @@ class Acd:
         return await self._change_agent(agent_id, states.end_wrapup)
 
     async def _change_agent(self, agent_id: str, transition, now: float | None = None) -> AgentStatus:
-        for _ in range(MAX_RETRIES):
-            old = await self.store.load_agent(agent_id)
-            if old.version == 0 and self.roster.agent(agent_id) is None:
-                raise UnknownAgent(agent_id)
-            new = transition(old, self.clock() if now is None else now)
-            if new is old:
-                self.index.apply_agent(old)
-                return old
-            result = await self.store.save(AgentWrite(old, new))
-            if result.ok:
-                self.index.apply_agent(new)
-                if new.state is AgentState.AVAILABLE:
-                    await self._dispatch_agent(agent_id)
-                return await self._current_agent(agent_id, new)
-        raise AcdError(f"agent {agent_id}: state kept changing under us; gave up")
+        _, new = await self.writer.change_agent(agent_id, transition, now)
+        if new.state is AgentState.AVAILABLE:
+            await self._dispatch_agent(agent_id)
+        # After a dispatch the agent may already be reserved; report what is true now.
+        current = self.index.statuses.get(agent_id)
+        return current if current is not None and current.version >= new.version else new
 
     # -- wallboards ---------------------------------------------------------------------
     async def get_agent_state(self, agent_id: str) -> AgentStatus:
@@ -355,23 +277,17 @@ class Acd:
     async def estimated_wait(self, queue: str) -> float | None:
         """How long a call joining `queue` now would wait, roughly (the IVR offers a call back on it)."""
         policy = self.queues.policy(queue)
-        if policy is None:
-            return None
-        ahead = self.index.waiting_count(queue) - self.index.available_for(policy)
-        if ahead < 0:
-            return 0.0  # a suitable agent is free now
-        return matching.estimated_wait(ahead + 1, self._agents_serving(policy, self.clock()),
-                                       policy.expected_handle_seconds)
+        return None if policy is None else self.waiting.estimated_wait(policy, self.clock())
 
     # -- timers -------------------------------------------------------------------------
     async def tick(self, now: float | None = None) -> None:
-        """Time-driven work: wrap-ups that end, offers nobody acted on, relax steps and
-        outcomes of this instance's waiting calls, announcements."""
+        """Time-driven work: wrap-ups that end, offers nobody acted on, relax steps, outcomes
+        and announcements of this instance's waiting calls."""
         now = self.clock() if now is None else now
         async with self._tick_lock:
             await self._end_wrapups(now)
             await self._take_back_stale_offers(now)
-            await self._advance_waiting_calls(now)
+            await self.waiting.advance(now)
             self.index.forget_removed(now)
 
     async def _end_wrapups(self, now: float) -> None:
@@ -383,100 +299,12 @@ class Acd:
         # The call layer reports ringing and ring-no-answer; if those reports were lost (an AMI
         # outage), the agent must not stay booked forever.
         limit = self.ring_timeout + OFFER_GRACE_SECONDS
-        for status in list(self.index.agents_in(AgentState.RESERVED)) + list(self.index.agents_in(AgentState.RINGING)):
+        offered = [*self.index.agents_in(AgentState.RESERVED), *self.index.agents_in(AgentState.RINGING)]
+        for status in offered:
             if now - status.since >= limit:
                 log.warning("agent %s %s for call %s since %.0fs without news: taking the offer back",
                             status.agent_id, status.state.value, status.call_id, now - status.since)
                 await self.ring_no_answer(status.agent_id, status.call_id)
-
-    async def _advance_waiting_calls(self, now: float) -> None:
-        for call in list(self.index.calls.values()):
-            if call.owner != self.instance or call.call_id not in self.index.calls:
-                continue
-            policy = self.queues.policy(call.queue)
-            step = matching.due_terminal_step(call, policy, now)
-            if step is not None and call.call_id not in self._outcome_offered:
-                await self._apply_terminal_step(call, step, now)
-                continue
-            key = self._requirements_key(call, now)
-            if self._requirements_seen.get(call.call_id) != key:
-                self._requirements_seen[call.call_id] = key
-                if self.dispatch_enabled and await self.dispatcher.place_call(call.call_id) is not None:
-                    continue
-            current = self.index.calls.get(call.call_id)
-            if current is not None:
-                await self._announce(current, now)
-
-    def _requirements_key(self, call: QueuedCall, now: float) -> tuple:
-        req = self.index.requirements(call, now)
-        return (call.queue, req.stage, req.only_agent)
-
-    async def _apply_terminal_step(self, call: QueuedCall, step, now: float) -> None:
-        waited = round(now - call.queue_entered_at, 3)
-        handler = getattr(self.connector, "queue_outcome", None)
-        if step.overflow is not None:
-            target = self.queues.policy(step.overflow)
-            outcome = QueueOutcome("overflow", call.call_id, call.queue, target.name, waited)
-            moved = call.advanced(queue=target.name, skills=target.skills, queue_entered_at=now,
-                                  overflowed_from=call.queue)
-            plan = _Plan(call=CallWrite(call, moved),
-                         extra_messages=(messages.call_outcome_message(outcome, self.instance),))
-            if await self._commit(plan, now) is None:
-                return
-            log.info("call %s overflowed from %s to %s after %.0fs", call.call_id, call.queue, target.name, waited)
-            await self._offer_outcome(handler, moved, outcome)
-            self._requirements_seen[call.call_id] = self._requirements_key(moved, now)
-            if self.dispatch_enabled:
-                await self.dispatcher.place_call(call.call_id)
-            return
-        outcome = QueueOutcome(step.outcome, call.call_id, call.queue, None, waited)
-        self._outcome_offered.add(call.call_id)
-        if handler is None:
-            # Nobody can take the caller elsewhere: say so, and keep serving the call.
-            log.warning("call %s is due for %s, but the connector cannot act on it; it stays queued",
-                        call.call_id, step.outcome)
-            await self.store.publish(messages.call_outcome_message(outcome, self.instance))
-            return
-        plan = _Plan(call=CallWrite(call, None, removed_reason=step.outcome),
-                     extra_messages=(messages.call_outcome_message(outcome, self.instance),))
-        if await self._commit(plan, now) is None:
-            self._outcome_offered.discard(call.call_id)
-            return
-        self._forget_call(call.call_id)
-        await self._offer_outcome(handler, call, outcome)
-
-    async def _offer_outcome(self, handler, call: QueuedCall, outcome: QueueOutcome) -> None:
-        if handler is None:
-            return
-        try:
-            await handler(call, outcome)
-        except Exception:
-            log.exception("connector failed to act on %s for call %s", outcome.kind, call.call_id)
-
-    async def _announce(self, call: QueuedCall, now: float, force: bool = False) -> None:
-        announce = getattr(self.connector, "announce", None)
-        if announce is None or call.owner != self.instance:
-            return
-        policy = self.queues.policy(call.queue)
-        last = self._announced_at.get(call.call_id)
-        if not force and (policy.announce_every_seconds <= 0 or
-                          (last is not None and now - last < policy.announce_every_seconds)):
-            return
-        self._announced_at[call.call_id] = now
-        position = self.index.position(call)
-        wait = matching.estimated_wait(position, self._agents_serving(policy, now), policy.expected_handle_seconds)
-        try:
-            await announce(call, position, wait)
-        except Exception:
-            log.exception("announcement for call %s failed", call.call_id)
-
-    def _agents_serving(self, policy, now: float) -> int:
-        cached = self._serving_cache.get(policy.name)
-        if cached is not None and now - cached[0] < SERVING_CACHE_SECONDS:
-            return cached[1]
-        count = self.index.agents_serving(policy)
-        self._serving_cache[policy.name] = (now, count)
-        return count
 
     # -- booking and connecting ---------------------------------------------------------
     async def _dispatch_agent(self, agent_id: str) -> None:
@@ -490,7 +318,7 @@ class Acd:
             await self.dispatcher.place_call(call_id)
 
     async def _booked(self, call: QueuedCall, agent: Agent) -> None:
-        self._forget_waiting(call.call_id)
+        self.waiting.forget(call.call_id)
         if call.owner == self.instance:
             await self._connect(call, agent)
         # else: the owner instance connects when it sees the reservation (_on_event)
@@ -509,26 +337,16 @@ class Acd:
             await self._connect_failed(call, agent)
 
     async def _connect_failed(self, booked: QueuedCall, agent: Agent) -> None:
-        def plan(call, status, now):
-            if call is None or call.state is not CallState.RESERVED or call.agent_id != agent.id:
-                return None
-            new_status = states.release(status, now, call.call_id)
-            agent_write = AgentWrite(status, new_status) if new_status is not status else None
-            failures = call.connect_failures + 1
-            if failures >= MAX_CONNECT_FAILURES:
-                return _Plan(agent_write, CallWrite(call, None, removed_reason="connect_failed"))
-            retry = call.advanced(state=CallState.WAITING, agent_id=None, connect_failures=failures)
-            return _Plan(agent_write, CallWrite(call, retry, at_head=True))
-
-        done = await self._settle(booked.call_id, plan, agent_id=agent.id)
+        done = await self.writer.settle(booked.call_id, call_events.connect_failed(agent.id, MAX_CONNECT_FAILURES),
+                                        agent_id=agent.id)
         if done is None:
             return
-        if done.call is not None and done.call.new is None:
+        if done.call.new is None:
             self._forget_call(booked.call_id)
-            handler = getattr(self.connector, "queue_outcome", None)
-            await self._offer_outcome(handler, booked, QueueOutcome("connect_failed", booked.call_id, booked.queue))
-        await self._after_release(done)
-        if done.call is not None and done.call.new is not None:
+            await self.waiting.offer_outcome(booked, QueueOutcome("connect_failed", booked.call_id, booked.queue))
+        if done.freed_agent is not None:
+            await self._dispatch_agent(agent.id)
+        if done.call.new is not None:
             await self._dispatch_call(booked.call_id)
 
     # -- events from every instance -----------------------------------------------------
@@ -543,7 +361,7 @@ class Acd:
                     and event.instance != self.instance and call.agent_id):
                 agent = self.roster.agent(call.agent_id)
                 if agent is not None:
-                    self._forget_waiting(call.call_id)
+                    self.waiting.forget(call.call_id)
                     self._spawn(self._connect(call, agent))
         elif event.type == CALL_REMOVED:
             body = event.body
@@ -569,52 +387,8 @@ class Acd:
         while self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
-    # -- optimistic read-decide-write ---------------------------------------------------
-    async def _settle(self, call_id: str, plan: Callable, *, agent_id: str | None = None) -> _Plan | None:
-        """Read the call and its agent, let `plan` decide, write; again on a conflict."""
-        for _ in range(MAX_RETRIES):
-            call = await self.store.load_call(call_id)
-            who = agent_id or (call.agent_id if call is not None else None)
-            agent = await self.store.load_agent(who) if who else None
-            now = self.clock()
-            decided = plan(call, agent, now)
-            if decided is None:
-                return None
-            if await self._commit(decided, now) is not None:
-                return decided
-        raise AcdError(f"call {call_id}: state kept changing under us; gave up")
-
-    async def _commit(self, plan: _Plan, now: float) -> _Plan | None:
-        result = await self.store.save(plan.agent, plan.call, plan.extra_messages)
-        if not result.ok:
-            return None
-        if plan.agent is not None:
-            self.index.apply_agent(plan.agent.new)
-        if plan.call is not None:
-            new = plan.call.new
-            if new is None:
-                self.index.remove_call(plan.call.old.call_id, plan.call.expected_version + 1, now)
-            else:
-                if result.rank_key is not None and result.rank_key != new.rank_key:
-                    new = replace(new, rank_key=result.rank_key)
-                self.index.apply_call(new, now)
-        return plan
-
-    async def _current_call(self, call_id: str, fallback: QueuedCall) -> QueuedCall:
-        return await self.store.load_call(call_id) or fallback
-
-    async def _current_agent(self, agent_id: str, fallback: AgentStatus) -> AgentStatus:
-        # After a dispatch the agent may already be reserved; report what is true now.
-        status = self.index.statuses.get(agent_id)
-        return status if status is not None and status.version >= fallback.version else fallback
-
-    def _forget_waiting(self, call_id: str) -> None:
-        self._announced_at.pop(call_id, None)
-        self._requirements_seen.pop(call_id, None)
-
     def _forget_call(self, call_id: str) -> None:
-        self._forget_waiting(call_id)
-        self._outcome_offered.discard(call_id)
+        self.waiting.forget_for_good(call_id)
         self._connected_version.pop(call_id, None)
 
 
