@@ -2,13 +2,13 @@
 (reserve.lua for the reservation, save.lua for the rest) that checks versions, writes,
 logs and publishes atomically.
 
-Keys (all in one hash slot, so the scripts also run on Redis Cluster):
-    {<prefix>:acd}:agent:<id>     hash: the agent's AgentStatus
-    {<prefix>:acd}:call:<id>      hash: data (QueuedCall JSON), state, version
-    {<prefix>:acd}:queue:<name>   sorted set: waiting call ids scored by rank_key
-    {<prefix>:acd}:agents         set: agent ids that have a state
-    {<prefix>:acd}:calls          set: live call ids (waiting or in service)
-    {<prefix>:acd}:reservations   stream: every reservation and every release of an agent
+Keys (the {acd} hash tag puts them in one slot, so the scripts also run on Redis Cluster):
+    <prefix>:{acd}:agent:<id>     hash: the agent's AgentStatus
+    <prefix>:{acd}:call:<id>      hash: data (QueuedCall JSON), state, version
+    <prefix>:{acd}:queue:<name>   sorted set: waiting call ids scored by rank_key
+    <prefix>:{acd}:agents         set: agent ids that have a state
+    <prefix>:{acd}:calls          set: live call ids (waiting or in service)
+    <prefix>:{acd}:reservations   stream: every reservation and every release of an agent
     <prefix>:events               pub/sub channel (see events.py)
 """
 from __future__ import annotations
@@ -28,7 +28,7 @@ RESERVATION_LOG_CAP = 100_000
 class AcdKeys:
     def __init__(self, prefix: str):
         self.prefix = prefix
-        self.base = "{%s:acd}" % prefix
+        self.base = f"{prefix}:{{acd}}"
         self.channel = f"{prefix}:events"
         self.agents = f"{self.base}:agents"
         self.calls = f"{self.base}:calls"

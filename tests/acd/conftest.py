@@ -73,7 +73,7 @@ def key_prefix(redis_client):
     yield prefix
 
     async def cleanup():
-        async for key in redis_client.scan_iter(match="{%s:acd}:*" % prefix, count=1000):
+        async for key in redis_client.scan_iter(match="%s:{acd}:*" % prefix, count=1000):
             await redis_client.delete(key)
 
     run(cleanup())

@@ -85,7 +85,7 @@ async def test_abandon_while_waiting_leaves_no_trace(make_acd, redis_client, key
     acd = await make_acd()
     await acd.enqueue("c1", "PJSIP/in-1", TR_BILLING)
     await acd.caller_abandoned("c1")
-    keys = {k.decode() async for k in redis_client.scan_iter(match="{%s:acd}:*" % key_prefix)}
+    keys = {k.decode() async for k in redis_client.scan_iter(match="%s:{acd}:*" % key_prefix)}
     assert keys == set()  # no call hash, no queue entry, no live-call entry
     assert acd.index.calls == {}
     await acd.login("1001")

@@ -17,7 +17,7 @@ async def test_controls_are_stored_with_the_time_each_state_began(make_acd, cloc
     await acd.not_ready("1001", "lunch")
     stored = await acd.get_agent_state("1001")
     assert (stored.state, stored.reason, stored.since) == (AgentState.NOT_READY, "lunch", start + 60)
-    raw = await redis_client.hgetall("{%s:acd}:agent:1001" % key_prefix)
+    raw = await redis_client.hgetall("%s:{acd}:agent:1001" % key_prefix)
     assert raw[b"state"] == b"not_ready" and raw[b"reason"] == b"lunch"
     clock.advance(1800)
     assert (await acd.ready("1001")).state is AgentState.AVAILABLE

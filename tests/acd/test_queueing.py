@@ -17,7 +17,7 @@ async def test_a_waiting_call_is_kept_in_redis_with_its_requirements(make_acd, c
         (CallState.WAITING, ("billing",), "tr", 2.0, clock.now)
     stored = await acd.store.load_call("c1")
     assert stored == call and stored.customer.customer_id == "42"
-    members = await redis_client.zrange("{%s:acd}:queue:billing" % key_prefix, 0, -1, withscores=True)
+    members = await redis_client.zrange("%s:{acd}:queue:billing" % key_prefix, 0, -1, withscores=True)
     assert members == [(b"c1", call.rank_key)]
     clock.advance(12)
     snap = await acd.queue_snapshot("billing")
@@ -135,7 +135,7 @@ async def test_overflow_moves_the_call_to_another_queue(make_acd, clock, redis_c
     call = await acd.store.load_call("c1")
     assert (call.queue, call.skills, call.overflowed_from, call.state) == \
         ("general", ("general",), "billing", CallState.WAITING)
-    assert await redis_client.zcard("{%s:acd}:queue:billing" % key_prefix) == 0
+    assert await redis_client.zcard("%s:{acd}:queue:billing" % key_prefix) == 0
     await acd.login("1019")  # general 9
     assert acd.connector.connects == [("c1", "1019")]
 
@@ -150,7 +150,7 @@ async def test_voicemail_outcome_takes_the_call_out_of_the_queue(make_acd, clock
     await acd.tick()
     assert [(o.kind, o.call_id, o.queue) for o in acd.connector.outcomes] == [("voicemail", "c1", "complaints")]
     assert await acd.store.load_call("c1") is None
-    assert await redis_client.exists("{%s:acd}:queue:complaints" % key_prefix) == 0
+    assert await redis_client.exists("%s:{acd}:queue:complaints" % key_prefix) == 0
 
 
 async def test_without_an_outcome_handler_the_call_stays_queued(make_acd, clock):
