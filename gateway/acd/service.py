@@ -22,7 +22,7 @@ from typing import Any, Callable, Mapping
 from gateway.acd import call_events, matching, states
 from gateway.acd import events as messages
 from gateway.acd.dispatch import Dispatcher
-from gateway.acd.errors import AcdError, UnknownAgent, UnknownQueue
+from gateway.acd.errors import AcdError, QueueConfigError, UnknownAgent, UnknownQueue
 from gateway.acd.events import AGENT_STATE, AGENT_WAKEUP, CALL_REMOVED, CALL_STATE, Event
 from gateway.acd.feed import EventFeed
 from gateway.acd.index import DispatchIndex
@@ -141,6 +141,10 @@ class Acd:
 
     def apply_config(self, roster: Roster, queues: QueueConfig) -> None:
         queues.check_against(roster)
+        dropped = [q for q in self.queues.names() if q not in queues.queues and self.index.waiting_count(q)]
+        if dropped:  # their callers would be stranded: refuse, keep the current configuration
+            raise QueueConfigError([f"{queues.path}: queue {q} still has {self.index.waiting_count(q)} waiting "
+                                    f"call(s); keep it until they are served" for q in dropped])
         self.index.set_queues(queues)
         self.index.set_roster(roster)
         self.waiting.rematch_all()  # requirements may have changed without a relax step

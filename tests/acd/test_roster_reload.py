@@ -78,3 +78,16 @@ async def test_the_running_gateway_notices_the_file_change_by_itself(make_acd, f
         assert asyncio.get_running_loop().time() < deadline, "roster change not picked up"
         await asyncio.sleep(0.02)
     assert (await acd.get_agent_state("1005")).state is AgentState.AVAILABLE
+
+
+async def test_a_queue_with_waiting_callers_cannot_be_removed(make_acd, files):
+    from gateway.acd.errors import QueueConfigError
+
+    acd = await make_file_acd(make_acd, files)
+    await acd.enqueue("g1", "PJSIP/in-1", RouteRequest("general", (), "tr"))
+    text = (files / "queues.yaml").read_text(encoding="utf-8")
+    without_general = text.replace("{after: 300, overflow: general}", "{after: 300, outcome: voicemail}")
+    (files / "queues.yaml").write_text(without_general.split("  general:")[0], encoding="utf-8")
+    with pytest.raises(QueueConfigError, match="queue general still has 1 waiting call"):
+        await acd.reload()
+    assert "general" in acd.queues.names()
