@@ -1,0 +1,157 @@
+"""Issue #5 end to end: the ACD routes calls through the real Asterisk to pjsua2 agent
+phones (roster: agents/roster.yaml, queues: agents/queues.yaml)."""
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+
+import redis.asyncio as aioredis
+
+from gateway.acd.states import AgentState
+from gateway_harness import (REDIS_URL, activities, at_node, crm_db, ended_call, gateway, live_call,  # noqa: F401
+                             prompts, wait_for)
+
+
+def new_number() -> str:
+    return f"+90555{random.randrange(10**7):07d}"
+
+
+async def log_in(gw, *agent_ids: str, gap: float = 0.3):
+    """Log agents in one after the other: the first has been idle longest."""
+    for agent_id in agent_ids:
+        await gw.acd.login(agent_id)
+        await asyncio.sleep(gap)
+
+
+async def billing_call_in_turkish(gw, phones, number: str, *, keep_waiting: bool = False):
+    """An unknown caller who picks Türkçe, then billing (1)."""
+    call = await phones.call("100", caller_id=number)
+    await at_node(gw, number, "language")
+    await call.send_digits("1")
+    await at_node(gw, number, "main_menu")
+    await call.send_digits("1")
+    if keep_waiting:  # the long-queue call-back offer: say nothing, keep waiting
+        await at_node(gw, number, "offer")
+    return call
+
+
+async def state_of(gw, agent_id):
+    return await gw.acd.get_agent_state(agent_id)
+
+
+async def test_turkish_billing_call_goes_to_the_most_proficient_turkish_billing_agent(gateway, crm_db, phones):
+    phones_by_id = {a: await phones.register_agent(a, answer_after=1.0) for a in ("1001", "1002", "1003")}
+    pubsub = aioredis.from_url(REDIS_URL).pubsub()
+    await pubsub.subscribe(f"{gateway.settings.redis.key_prefix}:desk:1001")
+    # 1003 (English only, billing 9) has been idle longest; 1002 speaks Turkish, billing 5.
+    await log_in(gateway, "1003", "1002", "1001")
+    number = new_number()
+    call = await billing_call_in_turkish(gateway, phones, number)
+    await phones_by_id["1001"].wait_answered(30)
+    pop = await wait_for_message(pubsub, 10)
+    assert pop["type"] == "screen_pop" and pop["ani"] == number
+    assert pop["queue"] == "billing" and "main_menu" in pop["ivr_path"]
+    connected = live_call(gateway, number)
+    assert connected.agent_id == "1001"
+    assert (await state_of(gateway, "1001")).state is AgentState.ON_CALL
+    assert (await state_of(gateway, "1003")).state is AgentState.AVAILABLE
+    await asyncio.sleep(1.5)
+    await call.hangup()
+    ended = await ended_call(gateway, number)
+    [row] = await wait_for(lambda: activities(crm_db, ended.linkedid), 10, "activity")
+    assert row["outcome"] == "answered" and row["agent_id"] == "1001" and row["queue"] == "billing"
+    assert row["talk_seconds"] >= 1.0 and row["wait_seconds"] >= 0
+    assert (await state_of(gateway, "1001")).state is AgentState.WRAP_UP
+    await pubsub.aclose()
+
+
+async def wait_for_message(pubsub, timeout: float) -> dict:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while loop.time() < deadline:
+        message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=0.5)
+        if message is not None:
+            return json.loads(message["data"])
+    raise AssertionError("no screen pop published")
+
+
+async def test_among_equally_skilled_agents_the_longest_idle_gets_the_call(gateway, phones):
+    # 1001 and 1006 both have general 6 and speak Turkish; 1006 logs in first.
+    agents = {a: await phones.register_agent(a, answer_after=1.0) for a in ("1001", "1006")}
+    await log_in(gateway, "1006", "1001")
+    number = new_number()
+    call = await phones.call("100", caller_id=number)
+    await at_node(gateway, number, "language")
+    await call.send_digits("1")
+    await at_node(gateway, number, "main_menu")
+    await call.send_digits("0")  # an agent: queue general
+    await agents["1006"].wait_answered(30)
+    assert live_call(gateway, number).agent_id == "1006"
+    assert (await state_of(gateway, "1001")).state is AgentState.AVAILABLE
+    await call.hangup()
+
+
+async def test_ring_no_answer_reroutes_to_the_next_agent_and_the_first_goes_not_ready(gateway, crm_db, phones):
+    silent = await phones.register_agent("1001", answer_after=None)  # rings, nobody answers
+    backup = await phones.register_agent("1002", answer_after=1.0)
+    await log_in(gateway, "1002", "1001")
+    number = new_number()
+    call = await billing_call_in_turkish(gateway, phones, number)
+    await silent.wait_ringing(30)
+    await backup.wait_answered(gateway.settings.acd.ring_timeout + 30)
+    status = await state_of(gateway, "1001")
+    assert status.state is AgentState.NOT_READY and status.reason == "RONA"
+    assert live_call(gateway, number).agent_id == "1002"
+    assert live_call(gateway, number).rona_agents == ["1001"]
+    await call.hangup()
+    ended = await ended_call(gateway, number)
+    [row] = await wait_for(lambda: activities(crm_db, ended.linkedid), 10, "activity")
+    assert row["outcome"] == "answered" and row["agent_id"] == "1002"
+
+
+async def test_a_caller_who_hangs_up_while_waiting_leaves_no_trace_in_the_queue(gateway, crm_db, phones):
+    number = new_number()  # nobody is logged in: the caller waits
+    call = await billing_call_in_turkish(gateway, phones, number, keep_waiting=True)
+    waiting = await wait_for(lambda: (c := live_call(gateway, number)) and c.queue and c, 30, "queued")
+    snapshot = await gateway.acd.queue_snapshot("billing")
+    assert [w.call_id for w in snapshot.waiting] == [waiting.linkedid]
+    await call.hangup()
+    ended = await ended_call(gateway, number)
+    snapshot = await gateway.acd.queue_snapshot("billing")
+    assert snapshot.waiting == ()
+    client = aioredis.from_url(REDIS_URL)
+    leftovers = [k async for k in client.scan_iter(f"{gateway.settings.redis.key_prefix}:*{ended.linkedid}*")]
+    assert leftovers == []
+    for key in [k async for k in client.scan_iter(f"{gateway.settings.redis.key_prefix}:*")]:
+        kind = await client.type(key)
+        if kind == b"zset":
+            assert await client.zscore(key, ended.linkedid) is None, key
+        elif kind == b"hash":
+            assert not await client.hexists(key, ended.linkedid), key
+    await client.aclose()
+    [row] = await wait_for(lambda: activities(crm_db, ended.linkedid), 10, "activity")
+    assert row["outcome"] == "abandoned_queue"
+
+
+async def test_two_calls_one_agent_the_second_waits_with_music_then_connects_after_wrap_up(
+        gateway, phones, ami_probe):
+    agent = await phones.register_agent("1001", answer_after=1.0)
+    await log_in(gateway, "1001")
+    first, second = new_number(), new_number()
+    call_a = await billing_call_in_turkish(gateway, phones, first)
+    await agent.wait_answered(30)
+    call_b = await billing_call_in_turkish(gateway, phones, second, keep_waiting=True)
+    waiting = await wait_for(lambda: (c := live_call(gateway, second)) and c.queue and c, 30, "second queued")
+    await call_a.hangup()
+    await wait_for(lambda: [c for c in gateway.tracker.ended if c.raw_ani == first], 15, "first call over")
+    await asyncio.sleep(2)  # wrap-up: the waiting call must not be offered yet
+    assert (await state_of(gateway, "1001")).state is AgentState.WRAP_UP
+    assert live_call(gateway, second).agent_id is None
+    moh = [e for e in ami_probe.events if e.get("Event") == "MusicOnHoldStart"
+           and e.get("Uniqueid") == waiting.caller_uniqueid]
+    assert moh, "the waiting caller hears music on hold"
+    await gateway.acd.end_wrapup("1001")
+    await agent.wait_answered(30)
+    assert live_call(gateway, second).agent_id == "1001"
+    await call_b.hangup()
