@@ -34,6 +34,12 @@ class AgiCommandError(AgiError):
         return None
 
 
+class AgiPromptMissing(AgiCommandError):
+    """STREAM FILE could not play the prompt (no such sound file), the channel still up.
+    Asterisk answers this with `result=-1 endpos=0`, as it does a hang-up: the session
+    tells them apart by asking about the channel."""
+
+
 class AgiProtocolError(AgiError, ValueError):
     """The peer sent bytes that are not FastAGI; the connection cannot continue."""
 

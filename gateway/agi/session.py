@@ -11,7 +11,7 @@ import math
 
 from gateway.agi.access import Peer
 from gateway.agi.environment import AgiEnvironment, AgiRequest
-from gateway.agi.errors import AgiCommandError, AgiHangup
+from gateway.agi.errors import AgiCommandError, AgiHangup, AgiPromptMissing
 from gateway.agi.quoting import check_app_name, check_digits, check_line, command_line
 from gateway.agi.replies import AgiReply
 
@@ -65,7 +65,15 @@ class AgiSession:
         Prompts longer than the command timeout need a `timeout`."""
         reply = await self.command(command_line("STREAM FILE", name, check_digits(escape_digits)),
                                    timeout=timeout)
+        if reply.result_int == -1:
+            await self._raise_for_failed_playback(name, reply)
         return _digit_result(reply, "STREAM FILE")
+
+    async def _raise_for_failed_playback(self, name: str, reply: AgiReply) -> None:
+        """-1 is both "caller hung up" and "no such file". Asterisk refuses CHANNEL STATUS on
+        a dead channel (511, or its HANGUP notice is already here): AgiHangup then."""
+        await self.command("CHANNEL STATUS")
+        raise AgiPromptMissing(f"STREAM FILE: prompt {name!r} could not be played (missing sound file?)", reply)
 
     async def wait_for_digit(self, timeout_ms: int) -> str:
         """One DTMF digit, or "" when `timeout_ms` passes (-1: wait without limit)."""

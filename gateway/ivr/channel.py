@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from typing import Protocol, Sequence
 
-from gateway.agi.errors import AgiHangup, AgiTimeout  # the only thing the IVR takes from gateway.agi
+from gateway.agi.errors import AgiHangup, AgiPromptMissing, AgiTimeout  # all the IVR takes from gateway.agi
 
-__all__ = ["AgiHangup", "AgiTimeout", "Channel", "CallerFacts", "CaseSummary", "SelfServices", "UnknownCaller"]
+__all__ = ["AgiHangup", "AgiPromptMissing", "AgiTimeout", "Channel", "CallerFacts", "CaseSummary", "SelfServices", "UnknownCaller"]
 
 
 class Channel(Protocol):

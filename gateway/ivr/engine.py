@@ -18,7 +18,7 @@ import logging
 from dataclasses import dataclass
 from typing import Callable
 
-from gateway.ivr.channel import AgiHangup, AgiTimeout, UnknownCaller
+from gateway.ivr.channel import AgiHangup, AgiPromptMissing, AgiTimeout, UnknownCaller
 from gateway.ivr.hours import is_open
 from gateway.ivr.model import (DTMF_DIGITS, BranchNode, CallbackNode, CaseStatusNode, CollectNode, Condition,
                                Flow, FlowResult, HangupNode, HoursNode, LanguageNode, MenuNode, Node, PlayNode,
@@ -157,7 +157,13 @@ class FlowRun:
         """Plays sounds in order; returns the key that interrupted them, if allowed."""
         escape = DTMF_DIGITS if interruptible else ""
         for sound in sounds:
-            digit = await self.channel.stream_file(sound, escape)
+            try:
+                digit = await self.channel.stream_file(sound, escape)
+            except AgiPromptMissing:
+                # One missing recording must not end the call: the caller hears the rest of
+                # the flow (and keys still work); `ctigw flows check` reports such prompts.
+                log.error("IVR flow %s: prompt %r is missing on the Asterisk side", self.top.name, sound)
+                continue
             if digit:
                 return digit
         return ""

@@ -25,6 +25,8 @@ async def test_concurrent_callers_each_get_their_digit_through(asterisk, phones)
         reply = (await reader.readline()).decode().strip()
         code = int(reply.split("result=")[1].split()[0])
         got[env["agi_callerid"]] = chr(code) if code > 0 else f"<{reply}>"
+        writer.write(b"SET VARIABLE CTIGW_NEXT hangup\n")  # the verdict: done, hang up
+        await reader.readline()
         writer.close()
         if len(got) == len(callers):
             done.set()
@@ -39,7 +41,7 @@ async def test_concurrent_callers_each_get_their_digit_through(asterisk, phones)
         await server.wait_closed()
     assert got == callers
     for call in calls:
-        await call.wait_state("disconnected", timeout=10)  # AGI done, no CTIGW_NEXT: hung up
+        await call.wait_state("disconnected", timeout=10)  # the AGI's verdict: hang up
 
 
 async def test_more_agents_than_one_worker_holds(asterisk, phones):

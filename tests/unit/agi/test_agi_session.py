@@ -4,7 +4,7 @@ import math
 import pytest
 
 from agi_fake_asterisk import Rig, settle
-from gateway.agi.errors import AgiCommandError, AgiHangup
+from gateway.agi.errors import AgiCommandError, AgiHangup, AgiPromptMissing
 
 CASES = [
     # (method call, line sent, Asterisk's reply, return value or exception type)
@@ -13,7 +13,6 @@ CASES = [
     (lambda s: s.hangup(), "HANGUP", "200 result=1", None),
     (lambda s: s.stream_file("welcome"), 'STREAM FILE "welcome" ""', "200 result=0 endpos=10880", ""),
     (lambda s: s.stream_file("menu", "12#"), 'STREAM FILE "menu" "12#"', "200 result=35 endpos=800", "#"),
-    (lambda s: s.stream_file("menu", "12"), 'STREAM FILE "menu" "12"', "200 result=-1 endpos=0", AgiHangup),
     (lambda s: s.wait_for_digit(5000), 'WAIT FOR DIGIT "5000"', "200 result=52", "4"),
     (lambda s: s.wait_for_digit(5000), 'WAIT FOR DIGIT "5000"', "200 result=0", ""),
     (lambda s: s.wait_for_digit(-1), 'WAIT FOR DIGIT "-1"', "200 result=-1", AgiHangup),
@@ -109,3 +108,31 @@ async def test_timeouts_of_commands_that_wait_on_purpose():
         with pytest.raises(RuntimeError):
             await call
     assert budgets == [35.0, math.inf, 38.0, None, 120, None]
+
+
+@pytest.mark.parametrize("status_reply,expected", [
+    ("200 result=6", AgiPromptMissing),  # the channel is up: the sound file is missing
+    ("511 Command Not Permitted on a dead channel or intercept routine", AgiHangup),
+    ("HANGUP", AgiHangup),
+])
+async def test_a_failed_playback_is_told_apart_from_a_hang_up(status_reply, expected):
+    # Asterisk 22 answers both a missing file and a hang-up with result=-1 (see
+    # tests/data/captures): the session asks about the channel before deciding.
+    outcome = {}
+
+    async def handler(session):
+        try:
+            await session.stream_file("ctigw/nope", "12")
+        except Exception as exc:
+            outcome["error"] = exc
+
+    rig = Rig({"inbound": handler})
+    asterisk = await rig.call()
+    assert asterisk.take() == ['STREAM FILE "ctigw/nope" "12"']
+    asterisk.send("200 result=-1 endpos=0\n")
+    await settle()
+    if status_reply != "HANGUP":
+        assert asterisk.take() == ["CHANNEL STATUS"]
+    asterisk.send(status_reply + "\n")
+    await settle()
+    assert type(outcome.get("error")) is expected, outcome
