@@ -50,8 +50,17 @@ def run_command(args) -> int:
     return run_until_interrupted(main)
 
 
-def _ctigw(*argv: str) -> None:
-    subprocess.run([sys.executable, "-m", "gateway.cli.main", *argv], check=True)
+def _ctigw(*argv: str, capture: bool = False) -> str:
+    done = subprocess.run([sys.executable, "-m", "gateway.cli.main", *argv], check=True,
+                          stdout=subprocess.PIPE if capture else None, text=True)
+    return done.stdout or ""
+
+
+def _demo_customers_present() -> bool:
+    import json
+
+    view = json.loads(_ctigw("crm", "lookup", "+905321234567", "--json", capture=True))
+    return bool(view.get("known"))
 
 
 def try_command(args) -> int:
@@ -66,7 +75,10 @@ def try_command(args) -> int:
     settings.ami.secret = rig.ami_secret
     print("==> the CRM (SQLite) with demo customers", flush=True)
     _ctigw("crm", "migrate")
-    _ctigw("crm", "demo-data", "--customers", str(args.customers), "--if-empty")
+    if _demo_customers_present():
+        print("    demo customers already there (ctigw crm demo-data --replace starts afresh)")
+    else:
+        _ctigw("crm", "demo-data", "--customers", str(args.customers))
     print("==> IVR prompts (espeak-ng, 8 kHz)", flush=True)
     _ctigw("prompts", "build", "--out", str(settings.state_dir / "prompts"))
     rig.start(replace=True)
