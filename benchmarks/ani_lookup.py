@@ -16,8 +16,10 @@ Then, on the same database and the same sample of known callers:
           trip (PostgreSQL), the CallerView built
 
 with 1 client and with 8 concurrent clients (threads for the SQLite floor, asyncio tasks
-otherwise). Every lookup is timed on its own; p50/p99 and the store/floor ratio are printed.
-A warm-up pass over the sample runs first so both sides read from a warm cache.
+otherwise). Every lookup is timed on its own. The variants take turns, round after round
+(--rounds, default 3), and the median over rounds of each p50/p99 is printed with the
+store/floor ratio, so a burst of load from elsewhere on the machine does not decide the
+result. A warm-up pass over the sample runs first so every side reads from a warm cache.
 Target (issue #3): store p99 within 2x of the floor, and under 5 ms on PostgreSQL.
 """
 from __future__ import annotations
@@ -32,6 +34,7 @@ import threading
 import time
 from datetime import timedelta
 from pathlib import Path
+from typing import Callable
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -40,11 +43,13 @@ from gateway.crm.backend_sqlite import _PRAGMAS  # noqa: E402
 from gateway.crm.demo_data import load_demo_data  # noqa: E402
 from gateway.crm.migrate import upgrade_database  # noqa: E402
 from gateway.crm.models import sqlite_timestamp, utcnow  # noqa: E402
+from gateway.crm.numbers import _classify_short, classify_ani  # noqa: E402
 from gateway.crm.progress import Progress  # noqa: E402
 from gateway.crm.store import CrmStore  # noqa: E402
 from gateway.crm.views import OPEN_CASE_LIMIT, RECENT_ACTIVITY_LIMIT, REPEAT_WINDOW_DAYS  # noqa: E402
 
 TARGET_CUSTOMERS, TARGET_ACTIVITIES = 1_000_000, 10_000_000
+numbers_for_report: list[list[str]] = []
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -142,11 +147,13 @@ def sqlite_floor(path: str, numbers: list[str], clients: int) -> list[float]:
     window = sqlite_timestamp(utcnow() - timedelta(days=REPEAT_WINDOW_DAYS))
     results: list[float] = []
     lock = threading.Lock()
+    all_connected = threading.Barrier(clients)
 
     def client(chunk: list[str]) -> None:
         conn = sqlite3.connect(f"file:{path}?mode=rw", uri=True, isolation_level=None, check_same_thread=False)
         for pragma in _PRAGMAS:
             conn.execute(pragma)
+        all_connected.wait()
         mine = []
         for e164 in chunk:
             t0 = time.perf_counter()
@@ -171,11 +178,15 @@ def sqlite_floor(path: str, numbers: list[str], clients: int) -> list[float]:
 
 
 def sqlalchemy_in_thread(path: str, numbers: list[str], clients: int) -> list[float]:
-    """The alternative considered: SQLAlchemy's sync engine (Core, text() compiled once) in a
-    worker thread per lookup, as the store would run it."""
+    """The alternative considered for SQLite: SQLAlchemy's sync engine (Core, text() compiled
+    once) run in a worker thread per lookup, building the same CustomerRecord as the store's
+    backend. Compare with `backend_only` (E.164 given to both: no phonenumbers)."""
     from concurrent.futures import ThreadPoolExecutor
 
     from sqlalchemy import create_engine, event, text
+
+    from gateway.crm.backend import CustomerRecord, money
+    from gateway.crm.backend_sqlite import _activity, _case
 
     engine = create_engine(f"sqlite:///{path}", pool_size=clients)
 
@@ -190,10 +201,12 @@ def sqlalchemy_in_thread(path: str, numbers: list[str], clients: int) -> list[fl
     def lookup(e164: str):
         with engine.connect() as conn:
             row = conn.execute(profile, {"e164": e164, "since": window}).first()
-            if row is not None:
-                conn.execute(recent, {"customer_id": row[0], "activity_limit": RECENT_ACTIVITY_LIMIT}).all()
-                conn.execute(cases, {"customer_id": row[0], "case_limit": OPEN_CASE_LIMIT}).all()
-        return row
+            if row is None:
+                return None
+            activities = conn.execute(recent, {"customer_id": row[0], "activity_limit": RECENT_ACTIVITY_LIMIT}).all()
+            open_cases = conn.execute(cases, {"customer_id": row[0], "case_limit": OPEN_CASE_LIMIT}).all()
+        return CustomerRecord(row[0], row[1], row[2], row[3], row[4], money(row[5]), row[6], row[7], bool(row[8]),
+                              row[9], row[10], [_activity(a) for a in activities], [_case(c) for c in open_cases])
 
     executor = ThreadPoolExecutor(max_workers=clients)
 
@@ -207,6 +220,8 @@ def sqlalchemy_in_thread(path: str, numbers: list[str], clients: int) -> list[fl
                 await loop.run_in_executor(executor, lookup, e164)
                 results.append(time.perf_counter() - t0)
 
+        await asyncio.gather(*(client(c) for c in split(numbers[: clients * 4], clients)))  # connect first
+        results.clear()
         await asyncio.gather(*(client(c) for c in split(numbers, clients)))
         return results
 
@@ -215,6 +230,32 @@ def sqlalchemy_in_thread(path: str, numbers: list[str], clients: int) -> list[fl
     finally:
         executor.shutdown()
         engine.dispose()
+
+
+def backend_only(url: str, numbers: list[str], clients: int, sqlite_threads: int) -> list[float]:
+    """The store's engine alone, E.164 given (no phonenumbers, no view): for SQLite the worker
+    thread hop with stdlib sqlite3, for PostgreSQL the pooled asyncpg round trip."""
+
+    async def run() -> list[float]:
+        store = await CrmStore.open(url, sqlite_threads=sqlite_threads, pg_pool_size=max(clients, 2))
+        since = utcnow() - timedelta(days=REPEAT_WINDOW_DAYS)
+        results: list[float] = []
+
+        async def client(chunk):
+            for e164 in chunk:
+                t0 = time.perf_counter()
+                await store.backend.lookup_by_phone(e164, since)
+                results.append(time.perf_counter() - t0)
+
+        try:
+            await asyncio.gather(*(client(c) for c in split(numbers[: clients * 4], clients)))
+            results.clear()
+            await asyncio.gather(*(client(c) for c in split(numbers, clients)))
+        finally:
+            await store.close()
+        return results
+
+    return asyncio.run(run())
 
 
 async def pg_floor(dsn: str, numbers: list[str], clients: int) -> list[float]:
@@ -226,23 +267,28 @@ async def pg_floor(dsn: str, numbers: list[str], clients: int) -> list[float]:
     values = {"since": window, "activity_limit": RECENT_ACTIVITY_LIMIT, "case_limit": OPEN_CASE_LIMIT}
     results: list[float] = []
 
-    async def client(chunk):
-        conn = await asyncpg.connect(dsn, server_settings={"jit": "off"})
-        try:
-            for e164 in chunk:
-                args = [e164 if n == "e164" else values[n] for n in names]
-                t0 = time.perf_counter()
-                await conn.fetchrow(sql, *args)
-                results.append(time.perf_counter() - t0)
-        finally:
-            await conn.close()
+    async def client(conn, chunk):
+        for e164 in chunk:
+            args = [e164 if n == "e164" else values[n] for n in names]
+            t0 = time.perf_counter()
+            await conn.fetchrow(sql, *args)
+            results.append(time.perf_counter() - t0)
 
-    await asyncio.gather(*(client(c) for c in split(numbers, clients)))
+    connections = await asyncio.gather(*(asyncpg.connect(dsn, server_settings={"jit": "off"})
+                                         for _ in range(clients)))  # all connected before timing
+    try:
+        await asyncio.gather(*(client(conn, chunk) for conn, chunk in zip(connections, split(numbers, clients))))
+    finally:
+        await asyncio.gather(*(conn.close() for conn in connections))
     return results
 
 
 async def store_lookups(url: str, numbers: list[str], clients: int, sqlite_threads: int) -> list[float]:
     store = await CrmStore.open(url, region="TR", sqlite_threads=sqlite_threads, pg_pool_size=max(clients, 2))
+    # Open every pooled connection / worker-thread connection first (not measured), then
+    # forget the classified numbers: each measured lookup pays for phonenumbers in full.
+    await asyncio.gather(*(store.lookup(national_form(e164)) for e164 in numbers[: clients * 4]))
+    _classify_short.cache_clear()
     results: list[float] = []
     unknown = 0
 
@@ -264,6 +310,19 @@ async def store_lookups(url: str, numbers: list[str], clients: int, sqlite_threa
     return results
 
 
+def classification_cost(numbers: list[str]) -> tuple[float, float]:
+    """What ANI normalisation (phonenumbers, nothing cached) adds to each store lookup."""
+    samples = []
+    _classify_short.cache_clear()
+    for e164 in numbers:
+        raw = national_form(e164)
+        t0 = time.perf_counter()
+        classify_ani(raw, "TR")
+        samples.append(time.perf_counter() - t0)
+    _classify_short.cache_clear()
+    return percentiles(samples)
+
+
 # -- driving --------------------------------------------------------------------------------
 def report(rows: list[tuple]) -> None:
     print()
@@ -274,51 +333,60 @@ def report(rows: list[tuple]) -> None:
         print(f"{engine:<11} {clients:>7}  {what:<22} {p50 * 1e6:>8.0f} {p99 * 1e6:>8.0f} {rate:>10,.0f}   {ratio}")
 
 
-def timed(fn, *args):
-    started = time.perf_counter()
-    samples = fn(*args)
-    return samples, len(samples) / (time.perf_counter() - started)
+def measure(engine: str, clients: int, variants: list[tuple[str, Callable[[], list[float]]]], rounds: int,
+            rows: list[tuple]) -> None:
+    """Run every variant once per round, in turn, so that a burst of noise from the rest of the
+    machine hits them alike; report for each the median over rounds of p50, p99 and rate. The
+    first variant is the floor the others are compared with."""
+    results: dict[str, list[tuple[float, float, float]]] = {name: [] for name, _ in variants}
+    for _ in range(rounds):
+        for name, run in variants:
+            started = time.perf_counter()
+            samples = run()
+            rate = len(samples) / (time.perf_counter() - started)
+            results[name].append((*percentiles(samples), rate))
+    floor = None
+    for name, _ in variants:
+        p50, p99, rate = (statistics.median(r[i] for r in results[name]) for i in range(3))
+        rows.append((engine, clients, name, p50, p99, rate, floor))
+        floor = floor or (p50, p99)
 
 
 def bench_sqlite(args, rows) -> None:
     url = sqlite_database(Path(args.dir), args.customers, args.activities, args.rebuild)
+    if args.build_only:
+        return
     path = url.removeprefix("sqlite:///")
     numbers = sample_numbers_sqlite(path, args.lookups, args.seed)
+    numbers_for_report.append(numbers)
     sqlite_floor(path, numbers, 1)  # warm-up: the sample's pages into the cache
     for clients in args.concurrency:
-        floor_samples, floor_samples2 = [], []
-        store_samples, store_samples2 = [], []
-        rates = {}
-        # Two alternating rounds, so neither side profits from running second.
-        for floor_list, store_list in ((floor_samples, store_samples), (floor_samples2, store_samples2)):
-            s, rates["floor"] = timed(sqlite_floor, path, numbers, clients)
-            floor_list += s
-            s, rates["store"] = timed(lambda: asyncio.run(store_lookups(url, numbers, clients, args.sqlite_threads)))
-            store_list += s
-        floor = percentiles(floor_samples + floor_samples2)
-        rows.append(("sqlite", clients, "floor: raw sqlite3", *floor, rates["floor"], None))
-        rows.append(("sqlite", clients, f"CrmStore ({args.sqlite_threads} threads)",
-                     *percentiles(store_samples + store_samples2), rates["store"], floor))
-        if args.compare_sqlalchemy:
-            s, rate = timed(sqlalchemy_in_thread, path, numbers, clients)
-            rows.append(("sqlite", clients, "SQLAlchemy sync/thread", *percentiles(s), rate, floor))
+        variants = [
+            ("floor: raw sqlite3", lambda: sqlite_floor(path, numbers, clients)),
+            (f"CrmStore ({args.sqlite_threads} threads)",
+             lambda: asyncio.run(store_lookups(url, numbers, clients, args.sqlite_threads))),
+        ]
+        if args.compare_sqlalchemy:  # the engine choice, E.164 given to both
+            variants += [("E.164: backend hop", lambda: backend_only(url, numbers, clients, args.sqlite_threads)),
+                         ("E.164: SQLAlchemy/thr", lambda: sqlalchemy_in_thread(path, numbers, clients))]
+        measure("sqlite", clients, variants, args.rounds, rows)
 
 
 def bench_pg(args, rows) -> None:
     url = pg_database(args.pg_url, args.customers, args.activities, args.rebuild)
+    if args.build_only:
+        return
     numbers = asyncio.run(sample_numbers_pg(url, args.lookups, args.seed))
+    numbers_for_report.append(numbers)
     asyncio.run(pg_floor(url, numbers, 1))  # warm-up
     for clients in args.concurrency:
-        floor_samples, store_samples = [], []
-        rates = {}
-        for _ in range(2):
-            s, rates["floor"] = timed(lambda: asyncio.run(pg_floor(url, numbers, clients)))
-            floor_samples += s
-            s, rates["store"] = timed(lambda: asyncio.run(store_lookups(url, numbers, clients, 1)))
-            store_samples += s
-        floor = percentiles(floor_samples)
-        rows.append(("postgresql", clients, "floor: raw asyncpg", *floor, rates["floor"], None))
-        rows.append(("postgresql", clients, "CrmStore (asyncpg)", *percentiles(store_samples), rates["store"], floor))
+        variants = [
+            ("floor: raw asyncpg", lambda: asyncio.run(pg_floor(url, numbers, clients))),
+            ("CrmStore (asyncpg)", lambda: asyncio.run(store_lookups(url, numbers, clients, 1))),
+        ]
+        if args.compare_sqlalchemy:  # the breakdown: the pooled backend alone, E.164 given
+            variants.append(("E.164: backend pool", lambda: backend_only(url, numbers, clients, 1)))
+        measure("postgresql", clients, variants, args.rounds, rows)
 
 
 def main(argv=None) -> int:
@@ -326,15 +394,18 @@ def main(argv=None) -> int:
     parser.add_argument("--customers", type=int, default=TARGET_CUSTOMERS)
     parser.add_argument("--activities", type=int, default=TARGET_ACTIVITIES)
     parser.add_argument("--lookups", type=int, default=5000, help="sampled known callers per measurement")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds per measurement; medians are reported")
     parser.add_argument("--engines", default="sqlite,postgresql")
     parser.add_argument("--concurrency", default="1,8", help="client counts, comma-separated")
     parser.add_argument("--pg-url", default="postgresql://postgres@127.0.0.1:5432/postgres",
                         help="PostgreSQL server (the benchmark creates its own database there)")
     parser.add_argument("--dir", default=str(ROOT / "var" / "bench"), help="where the SQLite databases live")
-    parser.add_argument("--sqlite-threads", type=int, default=4, help="CrmStore worker threads for SQLite")
+    parser.add_argument("--sqlite-threads", type=int, default=2, help="CrmStore worker threads for SQLite")
     parser.add_argument("--rebuild", action="store_true", help="build the databases again")
+    parser.add_argument("--build-only", action="store_true", help="build (or check) the databases, measure nothing")
     parser.add_argument("--compare-sqlalchemy", action="store_true",
-                        help="also time SQLAlchemy's sync engine in a thread (the alternative to stdlib sqlite3)")
+                        help="also time the backend alone (E.164 given) and, for SQLite, SQLAlchemy's sync "
+                             "engine in a thread: the alternative to stdlib sqlite3")
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args(argv)
     args.concurrency = [int(c) for c in args.concurrency.split(",")]
@@ -343,14 +414,18 @@ def main(argv=None) -> int:
     if args.customers < TARGET_CUSTOMERS or args.activities < TARGET_ACTIVITIES:
         print(f"NOTE: {args.customers:,} customers / {args.activities:,} activities, FEWER than the "
               f"{TARGET_CUSTOMERS:,} / {TARGET_ACTIVITIES:,} the target is stated for.")
-    print(f"{args.lookups:,} known callers per measurement, clients {args.concurrency}, python {sys.version.split()[0]}, "
+    print(f"{args.lookups:,} known callers per measurement, {args.rounds} rounds, clients {args.concurrency}, python {sys.version.split()[0]}, "
           f"sqlite {sqlite3.sqlite_version}")
     rows: list[tuple] = []
     if "sqlite" in engines:
         bench_sqlite(args, rows)
     if "postgresql" in engines:
         bench_pg(args, rows)
-    report(rows)
+    if rows:
+        report(rows)
+        p50, p99 = classification_cost(numbers_for_report[0])
+        print(f"\nof each store lookup, ANI normalisation with phonenumbers (uncached): p50 {p50 * 1e6:.0f} us, "
+              f"p99 {p99 * 1e6:.0f} us")
     for engine, clients, what, p50, p99, rate, floor in rows:
         if floor:
             verdict = "within" if p99 <= 2 * floor[1] else "NOT within"

@@ -188,6 +188,9 @@ class ActivityLog:
         """Replay up to `size` entries in order; returns (written, met an outage)."""
         async with self._lock:
             entries = await self._in_spool_thread(self._spool.head, size)
+            if not entries:
+                self._pending = 0  # never spin on a count that drifted from the file
+                return 0, False
             done: list[int] = []
             blocked = False
             for entry in entries:

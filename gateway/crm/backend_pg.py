@@ -163,9 +163,9 @@ class PostgresBackend:
 
 async def _keep_session(conn: asyncpg.Connection) -> None:
     """Pool release hook. asyncpg's default reset runs a query (RESET ALL, UNLISTEN, ...) on
-    every release: a round trip on each lookup's path, measured at +40 % of its latency. These
-    sessions never SET, LISTEN, lock or keep cursors; an open transaction is still rolled
-    back by asyncpg before this hook runs."""
+    every release: a second round trip on each lookup's path, which nearly doubled a lookup
+    here (p50 ~800 us against ~400 us on 1M customers). These sessions never SET, LISTEN,
+    lock or keep cursors; an open transaction is still rolled back by asyncpg first."""
 
 
 class _LostLeadRace(Exception):

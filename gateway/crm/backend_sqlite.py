@@ -2,8 +2,13 @@
 
 An async hop costs more than an indexed SQLite query (DESIGN.md: aiosqlite took 10x the raw
 driver for a lookup), so a lookup's three statements run synchronously in one worker thread,
-inside one read transaction, and come back as one result. Each worker thread keeps its own
-connection; sqlite3 caches the prepared statements per connection. WAL mode (set by the
+inside one read transaction, and come back as one result. Two workers by default: lookups
+are CPU-bound under the GIL once the file is cached, so more threads only add contention
+(benchmarks/ani_lookup.py --sqlite-threads measures it); a second one keeps a lookup that
+waits on the disk from holding up the next. Each worker thread keeps its own
+connection; sqlite3 caches the prepared statements per connection. SQLAlchemy's sync engine in
+the same arrangement measured about twice as slow at p50 on 1M customers, with a longer tail
+(benchmarks/ani_lookup.py --compare-sqlalchemy), hence the stdlib driver. WAL mode (set by the
 migration) lets lookups read while an activity is written.
 
 The file is opened read-write without creating it, and each operation first checks that the
@@ -97,7 +102,7 @@ class _ThreadConnection(threading.local):
 class SqliteBackend:
     engine = "sqlite"
 
-    def __init__(self, path: Path, *, threads: int = 4, busy_timeout: float = 2.0):
+    def __init__(self, path: Path, *, threads: int = 2, busy_timeout: float = 2.0):
         self.path = Path(path)
         self.busy_timeout = busy_timeout
         self._workers = _Workers(threads, "crm-sqlite")

@@ -66,7 +66,7 @@ class CrmStore:
         *,
         migrate: bool = False,
         lookup_timeout: float = 1.0,
-        sqlite_threads: int = 4,
+        sqlite_threads: int = 2,
         pg_pool_size: int = 10,
         clock: Callable[[], datetime] = utcnow,
     ) -> CrmStore:
