@@ -64,3 +64,5 @@ def setup_logging(level: str = "INFO", fmt: str = "text", secrets: tuple[str, ..
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    # Alembic announces every plugin it loads at INFO; only its warnings matter to us.
+    logging.getLogger("alembic").setLevel(max(logging.WARNING, root.level))

@@ -49,6 +49,7 @@ class CallTracker:
         call = Call(linkedid=linkedid, caller_uniqueid=uniqueid, caller_channel=channel,
                     raw_ani=raw_ani, dnis=dnis, started_at=self.clock(), caller=caller)
         self.calls[linkedid] = call
+        log.info("call %s from %s: %s", linkedid, _who(call), _caller_label(caller))
         return call
 
     def queued(self, call: Call, queue: str) -> None:
@@ -56,6 +57,7 @@ class CallTracker:
         call.phase = CallPhase.QUEUED
         call.queue = queue
         call.queued_at = self.clock()
+        log.info("call %s queued in %s after IVR %s", call.linkedid, queue, " > ".join(call.ivr_path))
 
     async def ivr_finished(self, call: Call) -> None:
         """The AGI handler is done with the call; end it now if the caller already left."""
@@ -86,6 +88,7 @@ class CallTracker:
         call.agent_id = agent_id
         call.agent_channel = event.agent_channel
         call.ringing_at = event.at
+        log.info("call %s ringing agent %s", call.linkedid, agent_id)
         if self.screen_pop is not None:
             await self._safely(self.screen_pop(agent_id, screen_pop_payload(call)), "screen pop")
         if self.acd is not None:
@@ -98,6 +101,7 @@ class CallTracker:
         if event.status == "ANSWER":
             call.phase = CallPhase.CONNECTED
             call.answered_at = event.at
+            log.info("call %s answered by agent %s after %.0f s in queue", call.linkedid, agent_id, call.wait_seconds)
             if self.acd is not None:
                 await self._safely(self.acd.agent_answered(agent_id, call.linkedid), "acd answered")
             return
@@ -105,6 +109,7 @@ class CallTracker:
             return  # the caller hung up while it rang: the caller's Hangup handles it
         # NOANSWER, BUSY, CHANUNAVAIL, CONGESTION: ring-no-answer, the caller is back on hold.
         call.phase = CallPhase.QUEUED
+        log.warning("call %s: agent %s did not answer (%s), the call waits again", call.linkedid, agent_id, event.status)
         call.rona_agents.append(agent_id)
         call.agent_id = None
         call.agent_channel = None
@@ -138,6 +143,8 @@ class CallTracker:
             call.hold_seconds += call.ended_at - call.hold_started_at
             call.hold_started_at = None
         self.calls.pop(call.linkedid, None)
+        log.info("call %s ended: %s (wait %.0f s, talk %.0f s, hold %.0f s)", call.linkedid, call.outcome(),
+                 call.wait_seconds, call.talk_seconds, call.hold_seconds)
         self.ended.append(call)
         del self.ended[: -self._max_ended]
         if self.acd is not None:
@@ -164,6 +171,18 @@ class CallTracker:
             await awaitable
         except Exception:
             log.exception("%s failed", what)
+
+
+def _who(call: Call) -> str:
+    # Caller IDs are hostile input: log the CRM's display-safe form, else a capped repr.
+    ani = getattr(call.caller, "ani", None)
+    return getattr(ani, "display", None) or repr(call.raw_ani[:40])
+
+
+def _caller_label(caller) -> str:
+    if caller is None or not getattr(caller, "known", False):
+        return "unknown caller"
+    return f"{caller.name} (customer {caller.customer_id}, {caller.tier or 'no'} tier)"
 
 
 def screen_pop_payload(call: Call) -> dict[str, Any]:
