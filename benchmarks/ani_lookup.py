@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import random
 import sqlite3
 import statistics
@@ -397,8 +398,9 @@ def main(argv=None) -> int:
     parser.add_argument("--rounds", type=int, default=3, help="rounds per measurement; medians are reported")
     parser.add_argument("--engines", default="sqlite,postgresql")
     parser.add_argument("--concurrency", default="1,8", help="client counts, comma-separated")
-    parser.add_argument("--pg-url", default="postgresql://postgres@127.0.0.1:5432/postgres",
-                        help="PostgreSQL server (the benchmark creates its own database there)")
+    parser.add_argument("--pg-url", default=os.environ.get("CTIGW_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres"),
+                        help="PostgreSQL server, default $CTIGW_TEST_PG_URL or the local one "
+                             "(the benchmark creates its own database there)")
     parser.add_argument("--dir", default=str(ROOT / "var" / "bench"), help="where the SQLite databases live")
     parser.add_argument("--sqlite-threads", type=int, default=2, help="CrmStore worker threads for SQLite")
     parser.add_argument("--rebuild", action="store_true", help="build the databases again")
