@@ -51,6 +51,7 @@ class Gateway:
         self.crm = await CrmStore.open(s.crm_url, region=s.gateway.default_region,
                                        create_leads=s.crm.create_leads, migrate=True)
         self.activities = ActivityLog(self.crm, s.spool_path)
+        self.activities.start()  # replay what an earlier run spooled while the CRM was down
         self.desk = DeskPublisher(self.redis, s.redis.key_prefix)
 
         self.ami = AmiClient(s.ami.host, s.ami.port, s.ami.username, s.ami.secret, auth=s.ami.auth,

@@ -3,7 +3,7 @@
 Always present, because the demo call and the tests use them:
 
   +905321234567  Çağrı Öztürk  tr  gold    account 12345678  open case "Fatura itirazı",
-                               two inbound calls this week (a repeat caller), last agent agent007
+                               two inbound calls this week (a repeat caller), last agent 1006
   +442071234567  Emily Clarke  en  silver  account 87654321  no open case
 
 The rest is generated from a seed: 80 % Turkish customers (names with ç ğ ı ö ş ü, mobiles
@@ -85,7 +85,8 @@ ORDER_ITEMS = ("Fiber 100 Mbps paket", "Modem", "Akıllı telefon", "Ek hat", "M
                "Smartphone", "TV box")
 OUTCOMES = ("answered",) * 14 + ("abandoned_queue", "abandoned_ivr", "voicemail", "callback", "transferred")
 QUEUES = ("billing", "support", "sales", "retention")
-AGENTS = tuple(f"agent{n:03d}" for n in range(1, 121))
+# The roster's agent ids (agents/roster.yaml), so "last agent" can route back to a real agent.
+AGENTS = tuple(str(n) for n in range(1001, 1021))
 
 
 @dataclass
@@ -175,25 +176,25 @@ class DemoGenerator:
         ]
         dispute, modem, emily_case = self._next("case"), self._next("case"), self._next("case")
         rows["cases"] += [
-            (dispute, 1, "Fatura itirazı", "open", "high", "agent007", self.ts(5 * day), None),
-            (modem, 1, "Modem değişimi", "closed", "normal", "agent012", self.ts(120 * day), self.ts(110 * day)),
-            (emily_case, 2, "Router replacement", "closed", "normal", "agent031", self.ts(60 * day), self.ts(55 * day)),
+            (dispute, 1, "Fatura itirazı", "open", "high", "1006", self.ts(5 * day), None),
+            (modem, 1, "Modem değişimi", "closed", "normal", "1004", self.ts(120 * day), self.ts(110 * day)),
+            (emily_case, 2, "Router replacement", "closed", "normal", "1009", self.ts(60 * day), self.ts(55 * day)),
         ]
         cagri = (
             # kind, seconds ago, direction, channel, summary, agent, outcome, case, call?
             ("call", 2 * day, "inbound", "phone", "Fatura itirazı: ek ücret açıklandı, inceleme sürüyor",
-             "agent007", "answered", dispute, True),
+             "1006", "answered", dispute, True),
             ("case_update", 2 * day - 600, None, "web", "Vaka güncellendi: faturalama ekibine iletildi",
-             "agent007", None, dispute, False),
-            ("call", 5 * day, "inbound", "phone", "Fatura itirazı açıldı", "agent007", "answered", dispute, True),
-            ("email", 20 * day, "outbound", "email", "Kampanya bilgisi gönderildi", "agent012", None, None, False),
-            ("call", 45 * day, "inbound", "phone", "Paket değişikliği", "agent012", "answered", None, True),
-            ("note", 110 * day, None, "web", "Modem değişimi tamamlandı", "agent012", None, modem, False),
+             "1006", None, dispute, False),
+            ("call", 5 * day, "inbound", "phone", "Fatura itirazı açıldı", "1006", "answered", dispute, True),
+            ("email", 20 * day, "outbound", "email", "Kampanya bilgisi gönderildi", "1004", None, None, False),
+            ("call", 45 * day, "inbound", "phone", "Paket değişikliği", "1004", "answered", None, True),
+            ("note", 110 * day, None, "web", "Modem değişimi tamamlandı", "1004", None, modem, False),
         )
         emily = (
-            ("call", 30 * day, "inbound", "phone", "Billing question", "agent031", "answered", None, True),
-            ("email", 40 * day, "outbound", "email", "Offer information sent", "agent031", None, None, False),
-            ("call", 60 * day, "inbound", "phone", "Router replacement requested", "agent031", "answered",
+            ("call", 30 * day, "inbound", "phone", "Billing question", "1009", "answered", None, True),
+            ("email", 40 * day, "outbound", "email", "Offer information sent", "1009", None, None, False),
+            ("call", 60 * day, "inbound", "phone", "Router replacement requested", "1009", "answered",
              emily_case, True),
         )
         for customer_id, number, history in ((1, CAGRI_NUMBER, cagri), (2, EMILY_NUMBER, emily)):

@@ -30,8 +30,8 @@ async def test_cagri_full_view(store):
     view = await store.lookup("05321234567")
     assert [c.subject for c in view.open_cases] == ["Fatura itirazı"]
     case = view.open_cases[0]
-    assert (case.status, case.priority, case.owner) == ("open", "high", "agent007")
-    assert view.last_agent_id == "agent007"
+    assert (case.status, case.priority, case.owner) == ("open", "high", "1006")
+    assert view.last_agent_id == "1006"
     assert view.calls_last_7_days == 2 and view.repeat_caller
     times = [a.occurred_at for a in view.recent_activities]
     assert times == sorted(times, reverse=True) and len(times) == 6

@@ -40,6 +40,18 @@ async def state_of(gw, agent_id):
     return await gw.acd.get_agent_state(agent_id)
 
 
+async def until_state(gw, agent_id, state, timeout: float = 10):
+    """The agent's state once it is `state` (AMI events reach the gateway a moment after
+    the phone itself knows)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while (status := await state_of(gw, agent_id)).state is not state:
+        if loop.time() > deadline:
+            raise AssertionError(f"agent {agent_id} is {status.state.value}, not {state.value}")
+        await asyncio.sleep(0.05)
+    return status
+
+
 async def test_turkish_billing_call_goes_to_the_most_proficient_turkish_billing_agent(gateway, crm_db, phones):
     phones_by_id = {a: await phones.register_agent(a, answer_after=1.0) for a in ("1001", "1002", "1003")}
     pubsub = aioredis.from_url(REDIS_URL).pubsub()
@@ -54,7 +66,7 @@ async def test_turkish_billing_call_goes_to_the_most_proficient_turkish_billing_
     assert pop["queue"] == "billing" and "main_menu" in pop["ivr_path"]
     connected = live_call(gateway, number)
     assert connected.agent_id == "1001"
-    assert (await state_of(gateway, "1001")).state is AgentState.ON_CALL
+    await until_state(gateway, "1001", AgentState.ON_CALL)
     assert (await state_of(gateway, "1003")).state is AgentState.AVAILABLE
     await asyncio.sleep(1.5)
     await call.hangup()
@@ -62,7 +74,7 @@ async def test_turkish_billing_call_goes_to_the_most_proficient_turkish_billing_
     [row] = await wait_for(lambda: activities(crm_db, ended.linkedid), 10, "activity")
     assert row["outcome"] == "answered" and row["agent_id"] == "1001" and row["queue"] == "billing"
     assert row["talk_seconds"] >= 1.0 and row["wait_seconds"] >= 0
-    assert (await state_of(gateway, "1001")).state is AgentState.WRAP_UP
+    await until_state(gateway, "1001", AgentState.WRAP_UP)
     await pubsub.aclose()
 
 
@@ -100,8 +112,8 @@ async def test_ring_no_answer_reroutes_to_the_next_agent_and_the_first_goes_not_
     call = await billing_call_in_turkish(gateway, phones, number)
     await silent.wait_ringing(30)
     await backup.wait_answered(gateway.settings.acd.ring_timeout + 30)
-    status = await state_of(gateway, "1001")
-    assert status.state is AgentState.NOT_READY and status.reason == "RONA"
+    status = await until_state(gateway, "1001", AgentState.NOT_READY)
+    assert status.reason == "RONA"
     assert live_call(gateway, number).agent_id == "1002"
     assert live_call(gateway, number).rona_agents == ["1001"]
     await call.hangup()
@@ -145,8 +157,8 @@ async def test_two_calls_one_agent_the_second_waits_with_music_then_connects_aft
     waiting = await wait_for(lambda: (c := live_call(gateway, second)) and c.queue and c, 30, "second queued")
     await call_a.hangup()
     await wait_for(lambda: [c for c in gateway.tracker.ended if c.raw_ani == first], 15, "first call over")
+    await until_state(gateway, "1001", AgentState.WRAP_UP)
     await asyncio.sleep(2)  # wrap-up: the waiting call must not be offered yet
-    assert (await state_of(gateway, "1001")).state is AgentState.WRAP_UP
     assert live_call(gateway, second).agent_id is None
     moh = [e for e in ami_probe.events if e.get("Event") == "MusicOnHoldStart"
            and e.get("Uniqueid") == waiting.caller_uniqueid]

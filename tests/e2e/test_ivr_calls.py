@@ -8,7 +8,7 @@ import random
 import pytest
 
 from gateway_harness import (SUNDAY, activities, at_node, crm_db, ended_call, gateway, live_call,  # noqa: F401
-                             prompts, wait_for)
+                             prompts, run, wait_for)
 
 
 def new_number() -> str:
@@ -20,8 +20,6 @@ def new_number() -> str:
 def queues_held(gateway):
     """Every roster agent logged in and ready, with dispatch paused: a routed call stays in
     its queue (the IVR sees short queues, so it offers no call-back), to be inspected."""
-    from conftest import run
-
     gateway.acd.dispatch_enabled = False
     for agent in gateway.acd.roster.agents:
         run(gateway.acd.login(agent.id))
