@@ -25,6 +25,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from server_process import ServerProcess, percentile
+
 ROOT = Path(__file__).resolve().parent.parent
 ROUTE = "bench"
 BACKLOG = 4096
@@ -212,35 +214,8 @@ async def run_round(port: int, sessions: int, commands: int) -> RoundStats:
 
 # -- orchestration --------------------------------------------------------------------------
 
-class ServerProcess:
-    def __init__(self, kind: str, commands: int):
-        self.kind = kind
-        self.process = subprocess.Popen(
-            [sys.executable, __file__, "--serve", kind, "--commands", str(commands)],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=str(ROOT))
-        line = self.process.stdout.readline()
-        if not line.startswith("READY "):
-            raise RuntimeError(f"{kind} server did not start: {line!r}")
-        self.port = int(line.split()[1])
-
-    def cpu(self) -> float:
-        self.process.stdin.write("cpu\n")
-        self.process.stdin.flush()
-        return float(self.process.stdout.readline().split()[1])
-
-    def close(self) -> None:
-        self.process.stdin.close()
-        try:
-            self.process.wait(10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
 
 
-def percentile(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
 def summarise(rounds: list[RoundStats], sessions: int) -> dict:
@@ -263,7 +238,8 @@ def summarise(rounds: list[RoundStats], sessions: int) -> dict:
 
 
 async def drive(args) -> dict:
-    servers = {kind: ServerProcess(kind, args.commands) for kind in ("gateway", "panoramisk")}
+    servers = {kind: ServerProcess(__file__, kind, "--commands", str(args.commands), label=f"{kind} server")
+               for kind in ("gateway", "panoramisk")}
     results = {kind: [] for kind in servers}
     try:
         for server in servers.values():  # warm-up: imports, first allocations

@@ -37,6 +37,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from server_process import ServerProcess, percentile  # noqa: E402  (beside this script)
 ROUTE = "inbound"
 BACKLOG = 4096
 
@@ -326,36 +327,13 @@ async def run_round(port: int, sessions: int, think: float = 0.0, ramp: float = 
     return stats
 
 
-class ServerProcess:
-    def __init__(self):
-        self.process = subprocess.Popen([sys.executable, __file__, "--serve"], stdin=subprocess.PIPE,
-                                        stdout=subprocess.PIPE, text=True, cwd=str(ROOT))
-        line = self.process.stdout.readline()
-        if not line.startswith("READY "):
-            raise RuntimeError(f"server did not start: {line!r}")
-        self.port = int(line.split()[1])
-
-    def cpu(self) -> float:
-        self.process.stdin.write("cpu\n")
-        self.process.stdin.flush()
-        return float(self.process.stdout.readline().split()[1])
-
-    def close(self) -> None:
-        self.process.stdin.close()
-        try:
-            self.process.wait(10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
 
 
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
 
 
 async def fastagi_rounds(sessions: int, rounds: int, think: float, ramp: float) -> dict[str, list[RoundStats]]:
     """Rounds of a burst and of paced calls, interleaved so drift in the machine hits both."""
-    server = ServerProcess()
+    server = ServerProcess(__file__)
     results: dict[str, list[RoundStats]] = {"burst": [], "paced": []}
     try:
         await run_round(server.port, 60)  # warm-up: imports, first allocations, flow load
