@@ -10,12 +10,15 @@ import asyncio
 import logging
 from typing import Awaitable, Callable
 
+from gateway.acd.background import BackgroundLoop
 from gateway.acd.events import Event, parse_event
 
 log = logging.getLogger(__name__)
 
 
-class EventFeed:
+class EventFeed(BackgroundLoop):
+    task_name = "acd-event-feed"
+
     def __init__(self, redis, channel: str, on_event: Callable[[Event], Awaitable[None]],
                  on_resync: Callable[[], Awaitable[None]], *, retry_max: float = 10.0):
         self.redis = redis
@@ -24,19 +27,6 @@ class EventFeed:
         self.on_resync = on_resync
         self.retry_max = retry_max
         self.subscribed = asyncio.Event()
-        self._task: asyncio.Task | None = None
-
-    def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self._run(), name="acd-event-feed")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
-            self._task = None
 
     async def _run(self) -> None:
         delay = 0.2

@@ -11,6 +11,8 @@ import os
 from pathlib import Path
 from typing import Awaitable, Callable, Iterable
 
+from gateway.acd.background import BackgroundLoop
+
 log = logging.getLogger(__name__)
 
 
@@ -39,7 +41,9 @@ class FileWatcher:
         return False
 
 
-class Ticker:
+class Ticker(BackgroundLoop):
+    task_name = "acd-ticker"
+
     def __init__(self, tick: Callable[[float], Awaitable[None]], clock: Callable[[], float], interval: float = 1.0,
                  watcher: FileWatcher | None = None, on_files_changed: Callable[[], Awaitable[None]] | None = None,
                  watch_every: float = 2.0):
@@ -49,19 +53,6 @@ class Ticker:
         self.watcher = watcher
         self.on_files_changed = on_files_changed
         self.watch_every = watch_every
-        self._task: asyncio.Task | None = None
-
-    def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self._run(), name="acd-ticker")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
-            self._task = None
 
     async def _run(self) -> None:
         since_watch = 0.0
