@@ -11,13 +11,9 @@ folder) that is stopped and started again.
 from __future__ import annotations
 
 import asyncio
-import glob
 import os
 import secrets
 import shutil
-import socket
-import subprocess
-import tempfile
 from pathlib import Path
 
 import pytest
@@ -27,6 +23,7 @@ from gateway.crm.demo_data import load_demo_data
 from gateway.crm.migrate import upgrade_database
 from gateway.crm.store import CrmStore
 from gateway.loop import install_reactor
+from disposable_postgres import DisposablePostgres, postgres_bin
 
 DEFAULT_PG_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 CRM_TABLES = ("activities", "cases", "orders", "phone_numbers", "customers")
@@ -153,65 +150,9 @@ def query(url: str, sql: str, **params) -> list[tuple]:
 
 
 # -- a database that can go away -------------------------------------------------------------
-def _postgres_bin() -> Path | None:
-    candidates = [os.environ.get("CTIGW_TEST_PG_BIN", "")] + sorted(glob.glob("/usr/lib/postgresql/*/bin"),
-                                                                    key=lambda p: int(p.split("/")[-2]))[::-1]
-    for candidate in candidates:
-        if candidate and (Path(candidate) / "initdb").exists() and (Path(candidate) / "pg_ctl").exists():
-            return Path(candidate)
-    return None
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class DisposablePostgres:
-    """A private PostgreSQL cluster in a temp folder (run as the postgres user when root)."""
-
-    def __init__(self, bindir: Path):
-        self.bindir = bindir
-        self.dir = Path(tempfile.mkdtemp(prefix="ctigw-pg-"))
-        self.data = self.dir / "data"
-        self.port = _free_port()
-        self.as_user: list[str] = []
-        if os.geteuid() == 0:  # initdb refuses to run as root
-            self.as_user = ["runuser", "-u", "postgres", "--"]
-            shutil.chown(self.dir, "postgres", "postgres")
-
-    @property
-    def url(self) -> str:
-        return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
-
-    def _run(self, *cmd: str) -> None:
-        subprocess.run([*self.as_user, *cmd], check=True, capture_output=True, timeout=120)
-
-    def init(self) -> None:
-        self._run(str(self.bindir / "initdb"), "-D", str(self.data), "-U", "postgres", "--auth=trust",
-                  "-E", "UTF8", "--locale=C", "--no-sync")
-
-    def start(self) -> None:
-        options = (f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off "
-                   f"-c full_page_writes=off -c synchronous_commit=off")
-        self._run(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-o", options, "-l", str(self.dir / "log"),
-                  "-w", "-t", "60", "start")
-
-    def stop(self) -> None:
-        self._run(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "stop")
-
-    def destroy(self) -> None:
-        try:
-            self.stop()
-        except subprocess.CalledProcessError:
-            pass
-        shutil.rmtree(self.dir, ignore_errors=True)
-
-
 @pytest.fixture(scope="session")
 def disposable_pg():
-    bindir = _postgres_bin()
+    bindir = postgres_bin()
     if bindir is None or shutil.which("runuser") is None and os.geteuid() == 0:
         pytest.skip("no PostgreSQL server binaries (initdb, pg_ctl) to start a throwaway cluster")
     cluster = DisposablePostgres(bindir)

@@ -58,9 +58,12 @@ def crm_db(tmp_path):
 
 
 @pytest.fixture
-def gateway(rig_settings, prompts, crm_db):
+def gateway(rig_settings, prompts, request):
+    """The started gateway. Its CRM is `crm_db` (SQLite with demo customers) unless the test
+    set rig_settings.crm.url first (a fixture listed before this one)."""
     settings = rig_settings
-    settings.crm.url = f"sqlite:///{crm_db}"
+    if not settings.crm.url:
+        settings.crm.url = f"sqlite:///{request.getfixturevalue('crm_db')}"
     settings.redis.url = REDIS_URL
     settings.redis.key_prefix = f"ctigw-e2e-{secrets.token_hex(4)}"
     settings.acd.ring_timeout = 6
@@ -97,6 +100,11 @@ async def ended_call(gw, raw_ani: str, timeout: float = 30):
         return found[-1] if found else None
 
     return await wait_for(find, timeout, f"the call from {raw_ani!r} to end")
+
+
+async def this_call_ended(gw, call, timeout: float = 30):
+    """`call` (a live call, e.g. from at_node) once the tracker has ended it."""
+    return await wait_for(lambda: call in gw.tracker.ended and call, timeout, f"call {call.linkedid} to end")
 
 
 def activities(crm_db, linkedid: str) -> list[dict]:
