@@ -38,6 +38,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from server_process import ServerProcess, percentile  # noqa: E402  (beside this script)
+
+from gateway.ivr.scripted_channel import ScriptedCase, ScriptedCaller  # noqa: E402
 ROUTE = "inbound"
 BACKLOG = 4096
 
@@ -62,23 +64,8 @@ SCENARIOS = (
 
 # -- the business side, shared by both parts ------------------------------------------------
 
-@dataclass
-class Case:
-    id: int
-    subject: str
-    status: str
-
-
-@dataclass
-class Caller:
-    known: bool = False
-    customer_id: int | None = None
-    name: str | None = None
-    language: str | None = None
-    tier: str | None = None
-    open_cases: list = field(default_factory=list)
-    repeat_caller: bool = False
-    account_number: str | None = None
+Case = ScriptedCase
+Caller = ScriptedCaller
 
 
 def caller_for(scenario: Scenario) -> Caller:

@@ -13,8 +13,30 @@ A script that runs out behaves like a caller hanging up when the flow next waits
 from __future__ import annotations
 
 from collections import deque
+from dataclasses import dataclass, field
 
 from gateway.ivr.channel import AgiHangup
+
+
+@dataclass
+class ScriptedCase:
+    """An open case as the engine reads it from the CRM's caller view."""
+    id: int
+    subject: str
+    status: str
+
+
+@dataclass
+class ScriptedCaller:
+    """The caller facts the engine reads (the CRM's CallerView has these and more)."""
+    known: bool = False
+    customer_id: int | None = None
+    name: str | None = None
+    language: str | None = None
+    tier: str | None = None
+    open_cases: list = field(default_factory=list)
+    repeat_caller: bool = False
+    account_number: str | None = None
 
 
 class ScriptedChannel:

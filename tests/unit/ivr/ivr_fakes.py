@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
 from pathlib import Path
 from zoneinfo import ZoneInfo
+
+from gateway.ivr.scripted_channel import ScriptedCase, ScriptedCaller
 
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -17,23 +18,8 @@ OPEN = dt.datetime(2026, 11, 23, 10, 0, tzinfo=ISTANBUL)
 EVENING = dt.datetime(2026, 11, 23, 20, 0, tzinfo=ISTANBUL)
 
 
-@dataclass
-class Case:
-    id: int
-    subject: str
-    status: str
-
-
-@dataclass
-class Caller:
-    known: bool = False
-    customer_id: int | None = None
-    name: str | None = None
-    language: str | None = None
-    tier: str | None = None
-    open_cases: list = field(default_factory=list)
-    repeat_caller: bool = False
-    account_number: str | None = None
+Case = ScriptedCase
+Caller = ScriptedCaller
 
 
 def known_caller(**overrides) -> Caller:
