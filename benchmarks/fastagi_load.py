@@ -18,14 +18,12 @@ import logging
 import os
 import resource
 import statistics
-import subprocess
 import sys
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from server_process import ServerProcess, percentile
+from server_process import ServerProcess, control_loop, percentile
 
 ROOT = Path(__file__).resolve().parent.parent
 ROUTE = "bench"
@@ -95,23 +93,6 @@ def serve_panoramisk(commands: int) -> None:
     asyncio.run(main())
 
 
-async def control_loop(port: int) -> None:
-    """Tell the parent the port; answer `cpu` with this process's CPU seconds; stop at EOF."""
-    loop = asyncio.get_running_loop()
-    done = asyncio.Event()
-
-    def read_stdin():
-        for line in sys.stdin:
-            if line.strip() == "cpu":
-                loop.call_soon_threadsafe(report_cpu)
-        loop.call_soon_threadsafe(done.set)
-
-    def report_cpu():
-        print(f"CPU {time.process_time():.6f}", flush=True)
-
-    threading.Thread(target=read_stdin, daemon=True).start()
-    print(f"READY {port}", flush=True)
-    await done.wait()
 
 
 # -- the client that plays Asterisk ---------------------------------------------------------

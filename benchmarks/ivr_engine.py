@@ -27,9 +27,7 @@ import random
 import resource
 import shlex
 import statistics
-import subprocess
 import sys
-import threading
 import time
 from collections import Counter, deque
 from dataclasses import dataclass, field
@@ -37,7 +35,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from server_process import ServerProcess, percentile  # noqa: E402  (beside this script)
+from server_process import ServerProcess, control_loop, percentile  # noqa: E402  (beside this script)
 
 from gateway.ivr.scripted_channel import ScriptedCase, ScriptedCaller  # noqa: E402
 ROUTE = "inbound"
@@ -150,20 +148,6 @@ def serve() -> None:
     loop.run_until_complete(serve_until_eof())
 
 
-async def control_loop(port: int) -> None:
-    """Tell the parent the port; answer `cpu` with this process's CPU seconds; stop at EOF."""
-    loop = asyncio.get_running_loop()
-    done = asyncio.Event()
-
-    def read_stdin():
-        for line in sys.stdin:
-            if line.strip() == "cpu":
-                loop.call_soon_threadsafe(lambda: print(f"CPU {time.process_time():.6f}", flush=True))
-        loop.call_soon_threadsafe(done.set)
-
-    threading.Thread(target=read_stdin, daemon=True).start()
-    print(f"READY {port}", flush=True)
-    await done.wait()
 
 
 # -- part 2: the client playing Asterisk ------------------------------------------------------

@@ -5,8 +5,11 @@ The server process prints `READY <port>` once it listens, answers `cpu` on stdin
 """
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -33,6 +36,22 @@ class ServerProcess:
             self.process.wait(10)
         except subprocess.TimeoutExpired:
             self.process.kill()
+
+
+async def control_loop(port: int) -> None:
+    """Tell the parent the port; answer `cpu` with this process's CPU seconds; stop at EOF."""
+    loop = asyncio.get_running_loop()
+    done = asyncio.Event()
+
+    def read_stdin():
+        for line in sys.stdin:
+            if line.strip() == "cpu":
+                loop.call_soon_threadsafe(lambda: print(f"CPU {time.process_time():.6f}", flush=True))
+        loop.call_soon_threadsafe(done.set)
+
+    threading.Thread(target=read_stdin, daemon=True).start()
+    print(f"READY {port}", flush=True)
+    await done.wait()
 
 
 def percentile(values: list[float], q: float) -> float:
