@@ -327,10 +327,20 @@ class FlowRun:
         self.inputs["voicemail"] = where
         try:
             # The recording runs as long as the caller talks: well past a command's usual timeout.
-            await self.channel.exec_app(app, args, timeout=node.max_seconds + 60)
+            reply = await self.channel.exec_app(app, args, timeout=node.max_seconds + 60)
+            status_variable = "VMSTATUS" if node.mailbox else "RECORD_STATUS"
+            status = await self.channel.get_variable(status_variable)
+            # Record and VoiceMail always set their status; none (or EXEC's -2, no such
+            # application) means nothing was recorded.
+            if getattr(reply, "result", None) == "-2" or status in (None, "", "ERROR", "FAILED"):
+                # Never report a message that was not kept (e.g. no such folder on Asterisk).
+                log.error("IVR flow %s: voicemail could not be recorded to %s (%s=%s)",
+                          self.top.name, where, status_variable, status)
+                del self.inputs["voicemail"]
+                return self._failure(node, "voicemail could not be recorded")
             await self._play(node.goodbye_prompt)
         except AgiHangup:
-            pass  # hanging up after the message is the normal way to finish it
+            pass  # hanging up after the message is the normal way to finish it (Record's k keeps it)
         return _End("voicemail")
 
     async def _callback(self, node: CallbackNode):

@@ -109,8 +109,14 @@ class ScriptedChannel:
         self.log.append(("get_variable", name))
         return self.variables.get(name)
 
+    # What Asterisk's recording applications leave in their status variable when they work.
+    APP_STATUS = {"Record": ("RECORD_STATUS", "SILENCE"), "VoiceMail": ("VMSTATUS", "SUCCESS")}
+
     async def exec_app(self, app: str, args: str = "", *, timeout: float | None = None) -> None:
         self.log.append(("exec_app", f"{app}({args})"))
+        if app in self.APP_STATUS:
+            name, value = self.APP_STATUS[app]
+            self.variables.setdefault(name, value)  # a test may preset a failure (e.g. ERROR)
         if timeout is not None and self.script and self.script[0] == "!":
             self._peek(True)  # a long-running application (Record) is the caller's time: they may hang up
 

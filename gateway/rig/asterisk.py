@@ -43,6 +43,9 @@ _SAFE_VALUE = re.compile(r"^[A-Za-z0-9._~+=/:-]+$")
 _INSTANCE_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
 
 
+VOICEMAIL_DIR_IN_CHROOT = "/var/spool/asterisk/ctigw-voicemail"
+
+
 class RigError(RuntimeError):
     """The rig cannot do what was asked; the message says why (and shows Asterisk's log tail)."""
 
@@ -223,6 +226,8 @@ class AsteriskRig:
         self.output_log = self.log_dir / "asterisk.out"
         self.messages_log = self.log_dir / "messages.log"
         self.pid_file = self.run_dir / "asterisk.pid"
+        # Where the example IVR flow's voicemail node records (Record does not create folders).
+        self.voicemail_dir = self.root / VOICEMAIL_DIR_IN_CHROOT.lstrip("/")
 
     # ------------------------------------------------------------------ configuration
     def placeholder_values(self) -> dict[str, str | int]:
@@ -253,7 +258,8 @@ class AsteriskRig:
     def write_config(self) -> list[Path]:
         """Render the configuration into the instance's etc dir; returns the files written."""
         rendered = self.render()
-        for d in (self.etc_dir, self.log_dir, self.run_dir, self.lib_dir, self.spool_dir, self.cache_dir):
+        for d in (self.etc_dir, self.log_dir, self.run_dir, self.lib_dir, self.spool_dir, self.cache_dir,
+                  self.voicemail_dir):
             d.mkdir(parents=True, exist_ok=True)
         for stale in self.etc_dir.glob("*.conf"):
             if stale.name not in rendered:

@@ -167,3 +167,19 @@ async def test_two_calls_one_agent_the_second_waits_with_music_then_connects_aft
     await agent.wait_answered(30)
     assert live_call(gateway, second).agent_id == "1001"
     await call_b.hangup()
+
+
+async def test_a_caller_who_hangs_up_while_the_agent_phone_rings_frees_the_agent_at_once(gateway, crm_db, phones):
+    ringing_only = await phones.register_agent("1001", answer_after=None)
+    await log_in(gateway, "1001")
+    number = new_number()
+    call = await billing_call_in_turkish(gateway, phones, number)
+    await ringing_only.wait_ringing(30)
+    await until_state(gateway, "1001", AgentState.RINGING)
+    await call.hangup()
+    status = await until_state(gateway, "1001", AgentState.AVAILABLE)  # not RONA, no wrap-up
+    assert status.reason == "" and status.call_id == ""
+    assert (await gateway.acd.queue_snapshot("billing")).waiting == ()
+    ended = await ended_call(gateway, number)
+    [row] = await wait_for(lambda: activities(crm_db, ended.linkedid), 10, "activity")
+    assert row["outcome"] == "abandoned_queue"

@@ -170,3 +170,23 @@ async def test_a_long_queue_offers_a_call_back_before_queueing(gateway, phones):
     ended = await ended_call(gateway, number, timeout=30)
     assert ended.ivr_outcome == "callback"
     assert ended.queue is None
+
+
+async def test_out_of_hours_caller_leaves_a_voicemail(gateway, crm_db, phones, asterisk):
+    gateway.ivr_clock = lambda: SUNDAY
+    number = new_number()
+    call = await phones.call("100", caller_id=number)
+    await at_node(gateway, number, "language")
+    await call.send_digits("1")
+    await at_node(gateway, number, "closed_menu")
+    await call.send_digits("1")  # leave a message
+    await at_node(gateway, number, "voicemail")
+    # The caller says nothing: Record stops after the node's 5 s of silence, then goodbye.
+    ended = await ended_call(gateway, number, timeout=60)
+    assert ended.ivr_outcome == "voicemail"
+    recording = ended.ivr_inputs["voicemail"]
+    assert recording.startswith("/var/spool/asterisk/ctigw-voicemail/")
+    on_host = asterisk.root / recording.lstrip("/")
+    assert on_host.stat().st_size > 0
+    [row] = await wait_for(lambda: activities(crm_db, ended.linkedid), 10, "activity")
+    assert row["outcome"] == "voicemail"

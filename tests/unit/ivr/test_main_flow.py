@@ -6,9 +6,11 @@ during the prompt, "12345678" digits for GET DATA, "" silence, "!" hang-up.
 import datetime as dt
 import logging
 
-from ivr_fakes import EVENING, ISTANBUL, Case, Services, known_caller
+from ivr_fakes import EVENING, ISTANBUL, Case, Caller, Services, known_caller
 
+from gateway.ivr.engine import run_flow
 from gateway.ivr.model import RouteRequest
+from gateway.ivr.scripted_channel import ScriptedChannel
 
 MENU = ["language", "welcome", "office_hours", "open_case_check", "main_menu"]
 
@@ -198,6 +200,15 @@ async def test_evening_voicemail(call):
     assert result.path == ["language", "welcome", "office_hours", "closed_menu", "voicemail"]
     assert "Record(/var/spool/asterisk/ctigw-voicemail/1700000000.1.wav,5,120,k)" in channel.ops("exec_app")
     assert result.inputs["voicemail"] == "/var/spool/asterisk/ctigw-voicemail/1700000000.1.wav"
+
+
+async def test_a_recording_that_fails_is_never_reported_as_a_voicemail(main_flow):
+    # Record could not write (no such folder on Asterisk): RECORD_STATUS=ERROR.
+    channel = ScriptedChannel(["1", "1"], variables={"RECORD_STATUS": "ERROR"})
+    result = await run_flow(main_flow, channel, Caller(), Services(), now=EVENING)
+    assert result.outcome != "voicemail"
+    assert "voicemail" not in result.inputs
+    assert result.path[-2:] == ["voicemail", "agent_general"]  # the flow's on_failure: a person
 
 
 async def test_hanging_up_after_the_message_still_counts_as_voicemail(call):
