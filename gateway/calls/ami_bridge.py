@@ -4,14 +4,18 @@ This is the only place where call handling meets the AMI wire format.
 """
 from __future__ import annotations
 
+import asyncio
 import logging
+import math
 import time
+import weakref
 
 from gateway.calls.events import ChannelHungUp, DialFinished, DialStarted, HoldChanged
 
 log = logging.getLogger(__name__)
 
 CONNECT_CONTEXT = "ctigw-connect"
+ANNOUNCE_CONTEXT = "ctigw-announce"
 
 
 def _timestamp(msg) -> float:
@@ -72,13 +76,47 @@ def attach(client, tracker) -> None:
 
 
 class AmiConnector:
-    """The ACD's way to put a waiting caller through to an agent: Setvar + Redirect."""
+    """The ACD's hands on Asterisk: put a waiting caller through to an agent (Setvar +
+    Redirect to the connect context), and play them their position and wait.
+
+    An announcement is a Redirect too, so the two are serialised per channel, and once a
+    connect has started on a channel it gets no more announcements: an announcement that
+    landed after the connect would pull the caller out of a ringing Dial.
+    """
+
+    CONNECT_STARTED_MEMORY = 20_000  # channels remembered; channel names are unique per call
 
     def __init__(self, client, ring_timeout: int):
         self.client = client
         self.ring_timeout = ring_timeout
+        self._connect_started: dict[str, None] = {}  # an insertion-ordered, bounded set
+        self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
+
+    def _lock(self, channel: str) -> asyncio.Lock:
+        lock = self._locks.get(channel)
+        if lock is None:
+            lock = self._locks[channel] = asyncio.Lock()
+        return lock
 
     async def connect(self, call, agent) -> None:
         channel = call.channel
-        await self.client.action("Setvar", Channel=channel, Variable="CTIGW_RING_TIMEOUT", Value=str(self.ring_timeout))
-        await self.client.action("Redirect", Channel=channel, Context=CONNECT_CONTEXT, Exten=agent.endpoint, Priority="1")
+        self._connect_started[channel] = None  # before any await: no announcement from now on
+        while len(self._connect_started) > self.CONNECT_STARTED_MEMORY:
+            del self._connect_started[next(iter(self._connect_started))]
+        async with self._lock(channel):
+            await self.client.action("Setvar", Channel=channel, Variable="CTIGW_RING_TIMEOUT",
+                                     Value=str(self.ring_timeout))
+            await self.client.action("Redirect", Channel=channel, Context=CONNECT_CONTEXT,
+                                     Exten=agent.endpoint, Priority="1")
+
+    async def announce(self, call, position: int, estimated_wait: float | None) -> None:
+        channel = call.channel
+        lock = self._lock(channel)
+        async with lock:
+            if channel in self._connect_started:
+                return
+            minutes = max(1, math.ceil((estimated_wait or 0) / 60))
+            await self.client.action("Setvar", Channel=channel, Variable="CTIGW_POSITION", Value=str(position))
+            await self.client.action("Setvar", Channel=channel, Variable="CTIGW_WAIT_MINUTES", Value=str(minutes))
+            await self.client.action("Redirect", Channel=channel, Context=ANNOUNCE_CONTEXT, Exten="s",
+                                     Priority="1")

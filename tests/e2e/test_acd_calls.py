@@ -160,9 +160,10 @@ async def test_two_calls_one_agent_the_second_waits_with_music_then_connects_aft
     await until_state(gateway, "1001", AgentState.WRAP_UP)
     await asyncio.sleep(2)  # wrap-up: the waiting call must not be offered yet
     assert live_call(gateway, second).agent_id is None
-    moh = [e for e in ami_probe.events if e.get("Event") == "MusicOnHoldStart"
-           and e.get("Uniqueid") == waiting.caller_uniqueid]
-    assert moh, "the waiting caller hears music on hold"
+    # The waiting caller hears music on hold (after their first position announcement).
+    await wait_for(lambda: [e for e in ami_probe.events if e.get("Event") == "MusicOnHoldStart"
+                            and e.get("Uniqueid") == waiting.caller_uniqueid], 30, "music on hold")
+    assert live_call(gateway, second).agent_id is None  # still not offered during wrap-up
     await gateway.acd.end_wrapup("1001")
     await agent.wait_answered(30)
     assert live_call(gateway, second).agent_id == "1001"
@@ -183,3 +184,22 @@ async def test_a_caller_who_hangs_up_while_the_agent_phone_rings_frees_the_agent
     ended = await ended_call(gateway, number)
     [row] = await wait_for(lambda: activities(crm_db, ended.linkedid), 10, "activity")
     assert row["outcome"] == "abandoned_queue"
+
+
+async def test_a_waiting_caller_hears_position_and_wait_then_music_again(gateway, phones, ami_probe):
+    number = new_number()  # nobody is logged in: the caller waits, first in line
+    call = await billing_call_in_turkish(gateway, phones, number, keep_waiting=True)
+    waiting = await wait_for(lambda: (c := live_call(gateway, number)) and c.queue and c, 30, "queued")
+
+    def on_channel(name, **match):
+        return [e for e in ami_probe.events if e.get("Event") == name and e.get("Uniqueid") == waiting.caller_uniqueid
+                and all(e.get(k) == v for k, v in match.items())]
+
+    await wait_for(lambda: on_channel("Newexten", Context="ctigw-announce"), 15, "the announcement")
+    assert on_channel("VarSet", Variable="CTIGW_POSITION", Value="1")
+    assert not [e for e in ami_probe.events if e.get("Event") == "Newexten" and e.get("Context") == "ctigw-announce"
+                and e.get("Application") == "Playback" and e.get("Uniqueid") != waiting.caller_uniqueid]
+    moh_before = len(on_channel("MusicOnHoldStart"))
+    await wait_for(lambda: len(on_channel("MusicOnHoldStart")) > moh_before, 30, "music again after it")
+    assert live_call(gateway, number).queue == "billing"  # still waiting, still in the queue
+    await call.hangup()
