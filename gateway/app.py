@@ -15,6 +15,7 @@ import redis.asyncio as aioredis
 
 from gateway.acd.service import Acd
 from gateway.agi.server import FastAgiServer
+from gateway.api import ApiServer
 from gateway.ami.client import AmiClient
 from gateway.calls import ami_bridge
 from gateway.calls.inbound import InboundCallHandler
@@ -77,12 +78,19 @@ class Gateway:
                                  max_sessions=s.agi.max_sessions, env_timeout=s.agi.env_timeout,
                                  command_timeout=s.agi.command_timeout)
         self.agi.listen(s.agi.port, s.agi.bind, backlog=s.agi.backlog)
+        self.api = None
+        if s.http.token_secret:
+            self.api = ApiServer(self.acd, s.http.token_secret)
+            self.api.listen(s.http.port, s.http.bind, backlog=128)
+            log.info("HTTP API on http://%s:%d/api/v1 (tokens: ctigw api-token)", s.http.bind, self.api.port)
+        else:
+            log.info("HTTP API off: set [http] token_secret (CTIGW_HTTP_TOKEN_SECRET) to turn it on")
         log.info("gateway %s ready in %.1f s: FastAGI %s:%d, AMI %s:%d, CRM %s, %d agents",
                  s.gateway.instance, time.monotonic() - started, s.agi.bind, self.agi.port, s.ami.host,
                  s.ami.port, self.crm.engine, len(self.acd.roster.agents))
 
     async def stop(self) -> None:
-        for step in (self._stop_agi, self._stop_ami, self.acd.stop, self.activities.close, self.crm.close,
+        for step in (self._stop_api, self._stop_agi, self._stop_ami, self.acd.stop, self.activities.close, self.crm.close,
                      self.redis.aclose):
             try:
                 await step()
@@ -90,6 +98,10 @@ class Gateway:
                 log.exception("while stopping")
         if self._local_redis is not None:
             self._local_redis.stop()
+
+    async def _stop_api(self):
+        if self.api is not None:
+            await self.api.stop()
 
     async def _stop_agi(self):
         await self.agi.stop()

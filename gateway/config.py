@@ -84,6 +84,8 @@ class AcdSettings:
 class HttpSettings:
     bind: str = "127.0.0.1"
     port: int = 8088
+    # Signs the API's bearer tokens (ctigw api-token); empty: the HTTP API is off.
+    token_secret: str = field(default="", repr=False)
 
 
 @dataclass
@@ -203,8 +205,9 @@ def _validate(settings: Settings) -> None:
 def describe(settings: Settings) -> dict:
     """The effective settings for display, with secrets replaced."""
     out = dataclasses.asdict(settings)
-    if out["ami"]["secret"]:
-        out["ami"]["secret"] = "********"
+    for section, key in (("ami", "secret"), ("http", "token_secret")):
+        if out[section][key]:
+            out[section][key] = "********"
     for section, key in (("crm", "url"), ("redis", "url")):
         out[section][key] = redact_url(out[section][key])
     return out

@@ -14,7 +14,7 @@ from gateway.config import ConfigError, load_settings
 from gateway.logs import setup_logging
 
 # Sub-command modules, in the order --help lists them. A module missing here is a bug.
-COMMAND_MODULES = ["run", "config_cmd", "crm", "flows", "prompts", "rig", "call", "acd"]
+COMMAND_MODULES = ["run", "config_cmd", "crm", "flows", "prompts", "rig", "call", "acd", "api_token"]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -45,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"ctigw: configuration error: {exc}", file=sys.stderr)
         return 2
     level = "DEBUG" if args.verbose else settings.gateway.log_level
-    setup_logging(level, settings.gateway.log_format, secrets=(settings.ami.secret,))
+    setup_logging(level, settings.gateway.log_format, secrets=(settings.ami.secret, settings.http.token_secret))
     args.settings = settings
     try:
         return int(args.func(args) or 0)

@@ -71,6 +71,7 @@ def try_command(args) -> int:
     rig = rig_from_settings(settings)
     settings.ami.port = rig.ami_port
     settings.ami.secret = rig.ami_secret
+    settings.http.token_secret = settings.http.token_secret or _trial_token_secret(settings.state_dir)
     print("==> the CRM (SQLite) with demo customers", flush=True)
     _ctigw("crm", "migrate")
     if _demo_customers_present():
@@ -108,7 +109,25 @@ def try_command(args) -> int:
         rig.stop()
 
 
+def _trial_token_secret(state_dir) -> str:
+    """The trial's HTTP API secret, made once and kept (mode 600) so tokens outlive restarts."""
+    import os
+    import secrets
+
+    path = state_dir / "http-token.secret"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as fh:
+            fh.write(secrets.token_urlsafe(32))
+    return path.read_text().strip()
+
+
 def print_try_banner(settings, rig, agents) -> None:
+    from gateway.api import issue_token
+
+    agent_token = issue_token(settings.http.token_secret, "agent", agents[0]) if agents else ""
+    supervisor_token = issue_token(settings.http.token_secret, "supervisor", "billing")
+    api = f"http://{settings.http.bind}:{settings.http.port}/api/v1"
     print(f"""
 The gateway is running (Ctrl-C stops it and the local Asterisk).
 
@@ -127,4 +146,11 @@ In another terminal, place calls and press keys in the IVR (this window logs eac
 
   .venv/bin/ctigw acd status             # agents and queues, live
   .venv/bin/ctigw flows graph main       # the IVR as a picture (main.svg)
+
+The agent-control API ({api}, OpenAPI at {api}/openapi.json), as agent {agents[0] if agents else '-'}
+and as the billing team's supervisor:
+
+  curl -s -H 'Authorization: Bearer {agent_token}' {api}/agents/{agents[0] if agents else '1001'}
+  curl -s -X POST -H 'Authorization: Bearer {agent_token}' -d '{{"reason": "break"}}' {api}/agents/{agents[0] if agents else '1001'}/not-ready
+  curl -s -H 'Authorization: Bearer {supervisor_token}' {api}/queues/billing
 """, flush=True)

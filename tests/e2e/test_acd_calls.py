@@ -5,10 +5,15 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+import urllib.error
+import urllib.request
+
+import pytest
 
 import redis.asyncio as aioredis
 
 from gateway.acd.states import AgentState
+from gateway.api import issue_token
 from gateway_harness import (REDIS_URL, activities, at_node, crm_db, ended_call, gateway, live_call,  # noqa: F401
                              prompts, wait_for)
 
@@ -203,3 +208,49 @@ async def test_a_waiting_caller_hears_position_and_wait_then_music_again(gateway
     await wait_for(lambda: len(on_channel("MusicOnHoldStart")) > moh_before, 30, "music again after it")
     assert live_call(gateway, number).queue == "billing"  # still waiting, still in the queue
     await call.hangup()
+
+
+@pytest.fixture
+def api_secret(rig_settings):
+    """Turn the gateway's HTTP API on (listed before `gateway`), on a free port."""
+    rig_settings.http.token_secret = "e2e-" + "s" * 28
+    rig_settings.http.port = 0
+    return rig_settings.http.token_secret
+
+
+async def http(gw, method: str, path: str, token: str, body: dict | None = None) -> tuple[int, dict]:
+    def send():
+        request = urllib.request.Request(f"http://127.0.0.1:{gw.api.port}/api/v1{path}", method=method,
+                                         data=json.dumps(body).encode() if body is not None else None,
+                                         headers={"Authorization": f"Bearer {token}"})
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                return response.status, json.loads(response.read())
+        except urllib.error.HTTPError as error:
+            return error.code, json.loads(error.read())
+
+    return await asyncio.to_thread(send)
+
+
+async def test_an_agent_works_a_call_through_the_http_api(api_secret, gateway, phones):
+    agent_token = issue_token(api_secret, "agent", "1001")
+    other_token = issue_token(api_secret, "agent", "1002")
+    phone = await phones.register_agent("1001", answer_after=1.0)
+    assert (await http(gateway, "POST", "/agents/1001/login", agent_token))[1]["state"] == "available"
+    first = new_number()
+    call = await billing_call_in_turkish(gateway, phones, first)
+    await phone.wait_answered(30)
+    await call.hangup()
+    await until_state(gateway, "1001", AgentState.WRAP_UP)
+    second = new_number()
+    call_b = await billing_call_in_turkish(gateway, phones, second, keep_waiting=True)
+    await wait_for(lambda: (c := live_call(gateway, second)) and c.queue, 30, "second queued")
+    status, body = await http(gateway, "POST", "/agents/1001/end-wrapup", other_token)
+    assert status == 403  # another agent cannot end my wrap-up
+    status, body = await http(gateway, "POST", "/agents/1001/end-wrapup", agent_token)
+    assert status == 200
+    await phone.wait_answered(30)  # the waiting call comes through at once
+    assert live_call(gateway, second).agent_id == "1001"
+    status, body = await http(gateway, "GET", "/agents/1001", agent_token)
+    assert body["state"] == "on_call" and body["calls_handled"] >= 1
+    await call_b.hangup()
