@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
+from typing import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -35,7 +36,7 @@ log = logging.getLogger(__name__)
 class Gateway:
     settings: Settings
     flow_by_dnis: dict[str, str] = field(default_factory=dict)  # dialled number -> flow name
-    ivr_clock: object = None  # () -> aware datetime for business hours; None: real time
+    ivr_clock: Callable[[], datetime] | None = None  # business hours' clock (tests); None: real time
 
     async def start(self) -> None:
         s = self.settings
@@ -71,9 +72,9 @@ class Gateway:
 
         self.flows = FlowRegistry(s.ivr.flows_dir)
         self.flows.get(s.ivr.main_flow)  # a broken main flow stops the start, not the first call
-        handler = InboundCallHandler(tracker=self.tracker, crm=self.crm, flows=self.flows, services=IvrServices(self.crm, self.acd),
-                                     acd=self.acd, flow_for_dnis=self._flow_for_dnis,
-                                     clock=self._ivr_now)
+        handler = InboundCallHandler(tracker=self.tracker, crm=self.crm, flows=self.flows,
+                                     services=IvrServices(self.crm, self.acd), acd=self.acd,
+                                     flow_for_dnis=self._flow_for_dnis, clock=self._ivr_now)
         self.agi = FastAgiServer({"inbound": handler}, allowed_hosts=s.agi.allowed_hosts,
                                  max_sessions=s.agi.max_sessions, env_timeout=s.agi.env_timeout,
                                  command_timeout=s.agi.command_timeout)
@@ -90,8 +91,8 @@ class Gateway:
                  s.ami.port, self.crm.engine, len(self.acd.roster.agents))
 
     async def stop(self) -> None:
-        for step in (self._stop_api, self._stop_agi, self._stop_ami, self.acd.stop, self.activities.close, self.crm.close,
-                     self.redis.aclose):
+        for step in (self._stop_api, self.agi.stop, self.ami.stop, self.acd.stop, self.activities.close,
+                     self.crm.close, self.redis.aclose):
             try:
                 await step()
             except Exception:
@@ -102,12 +103,6 @@ class Gateway:
     async def _stop_api(self):
         if self.api is not None:
             await self.api.stop()
-
-    async def _stop_agi(self):
-        await self.agi.stop()
-
-    async def _stop_ami(self):
-        await self.ami.stop()
 
     def _ivr_now(self) -> datetime:
         return self.ivr_clock() if self.ivr_clock else datetime.now(timezone.utc)
