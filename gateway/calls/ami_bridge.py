@@ -10,7 +10,7 @@ import math
 import time
 import weakref
 
-from gateway.calls.events import ChannelHungUp, DialFinished, DialStarted, HoldChanged
+from gateway.calls.events import CallTransferred, ChannelHungUp, DialFinished, DialStarted, HoldChanged
 
 log = logging.getLogger(__name__)
 
@@ -34,9 +34,19 @@ def _endpoint_of(msg) -> str:
     return (msg.get("DialString") or "").split("/")[-1]
 
 
+def _transferred(msg):
+    """A successful blind or attended transfer, as the caller's (transferee's) call."""
+    if msg.get("Result") != "Success":
+        return None
+    linkedid = msg.get("TransfereeLinkedid") or msg.get("OrigTransfererLinkedid") or msg.get("TransfererLinkedid")
+    return CallTransferred(linkedid, _timestamp(msg)) if linkedid else None
+
+
 def to_call_event(msg):
     """An AMI event as a tracker event, or None when it is not one the tracker follows."""
     name = msg.get("Event")
+    if name in ("BlindTransfer", "AttendedTransfer"):
+        return _transferred(msg)
     linkedid = msg.get("Linkedid") or ""
     if not linkedid:
         return None
@@ -52,7 +62,8 @@ def to_call_event(msg):
     return None
 
 
-FOLLOWED_EVENTS = ("DialBegin", "DialEnd", "Hangup", "MusicOnHoldStart", "MusicOnHoldStop")
+FOLLOWED_EVENTS = ("DialBegin", "DialEnd", "Hangup", "MusicOnHoldStart", "MusicOnHoldStop",
+                   "BlindTransfer", "AttendedTransfer")
 
 
 def attach(client, tracker) -> None:

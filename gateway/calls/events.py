@@ -35,3 +35,9 @@ class HoldChanged:
     uniqueid: str
     on_hold: bool
     at: float
+
+
+@dataclass(frozen=True)
+class CallTransferred:
+    linkedid: str  # the caller's call
+    at: float

@@ -11,7 +11,7 @@ import logging
 import time
 from typing import Any, Awaitable, Callable, Protocol
 
-from gateway.calls.events import ChannelHungUp, DialFinished, DialStarted, HoldChanged
+from gateway.calls.events import CallTransferred, ChannelHungUp, DialFinished, DialStarted, HoldChanged
 from gateway.calls.model import Call, CallPhase
 
 log = logging.getLogger(__name__)
@@ -78,6 +78,9 @@ class CallTracker:
             self._hold_changed(call, event)
         elif isinstance(event, ChannelHungUp):
             await self._hung_up(call, event)
+        elif isinstance(event, CallTransferred) and call.answered_at is not None:
+            call.transferred = True  # the agent passed the caller on: the activity says so
+            log.info("call %s transferred by agent %s", call.linkedid, call.agent_id)
 
     async def _dial_started(self, call: Call, event: DialStarted) -> None:
         agent_id = self.agent_for_endpoint(event.endpoint)

@@ -1,6 +1,6 @@
 """The call state machine: what the ACD hears, what the desk pops, what the CRM gets."""
 from gateway.calls.ami_bridge import to_call_event
-from gateway.calls.events import ChannelHungUp, DialFinished, DialStarted, HoldChanged
+from gateway.calls.events import CallTransferred, ChannelHungUp, DialFinished, DialStarted, HoldChanged
 from gateway.calls.tracker import CallTracker
 
 
@@ -125,3 +125,19 @@ def test_ami_events_map_to_tracker_events():
     assert end.status == "NOANSWER" and end.endpoint == "1001"
     assert to_call_event({"Event": "Newexten", "Linkedid": "1"}) is None
     assert to_call_event({"Event": "Hangup"}) is None  # no linkedid: not a call event
+
+
+async def test_a_call_the_agent_transferred_is_logged_as_transferred():
+    tracker, call, acd, written, _ = make_tracker()
+    await tracker.handle(DialStarted("L1", "1001", "PJSIP/1001-1", 105.0))
+    await tracker.handle(DialFinished("L1", "1001", "ANSWER", 108.0))
+    await tracker.handle(to_call_event({"Event": "BlindTransfer", "Result": "Success", "TransfererLinkedid": "L1",
+                                        "TransfereeLinkedid": "L1", "Extension": "2000", "Timestamp": "130"}))
+    await tracker.handle(ChannelHungUp("L1", "L1", "PJSIP/carrier-1", "16", 150.0))
+    assert [c.outcome() for c in written] == ["transferred"]
+
+
+def test_only_successful_transfers_count():
+    assert to_call_event({"Event": "AttendedTransfer", "Result": "Fail", "OrigTransfererLinkedid": "L1"}) is None
+    assert to_call_event({"Event": "AttendedTransfer", "Result": "Success", "OrigTransfererLinkedid": "L1",
+                          "Timestamp": "5"}) == CallTransferred("L1", 5.0)
