@@ -251,6 +251,7 @@ async def test_an_agent_works_a_call_through_the_http_api(api_secret, gateway, p
     assert status == 200
     await phone.wait_answered(30)  # the waiting call comes through at once
     assert live_call(gateway, second).agent_id == "1001"
+    await until_state(gateway, "1001", AgentState.ON_CALL)  # AMI's DialEnd follows the phone's answer
     status, body = await http(gateway, "GET", "/agents/1001", agent_token)
     assert body["state"] == "on_call" and body["calls_handled"] >= 1
     await call_b.hangup()
