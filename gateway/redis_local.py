@@ -14,6 +14,15 @@ from pathlib import Path
 log = logging.getLogger(__name__)
 
 
+def _die_with_parent() -> None:
+    """In the child: SIGTERM when the gateway dies, however it dies (Linux prctl)."""
+    import ctypes
+    import signal
+
+    PR_SET_PDEATHSIG = 1
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
 class LocalRedis:
     def __init__(self, state_dir: Path):
         self.dir = Path(state_dir) / "redis"
@@ -35,6 +44,7 @@ class LocalRedis:
              "--dir", str(self.dir), "--save", "", "--appendonly", "no",
              "--logfile", str(self.dir / "redis.log")],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            preexec_fn=_die_with_parent,
         )
         deadline = time.monotonic() + timeout
         while not self.socket.exists():

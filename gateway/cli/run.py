@@ -30,7 +30,7 @@ def run_until_interrupted(main) -> int:
 
     loop = install_reactor()
     stop = asyncio.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):  # SIGHUP: its terminal closed
         loop.add_signal_handler(sig, stop.set)
     return loop.run_until_complete(main(stop))
 
