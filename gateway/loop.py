@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 
-from twisted.internet.defer import Deferred
+from twisted.internet.defer import Deferred, maybeDeferred
 
 
 def install_reactor(loop: asyncio.AbstractEventLoop | None = None) -> asyncio.AbstractEventLoop:
@@ -32,3 +32,19 @@ def install_reactor(loop: asyncio.AbstractEventLoop | None = None) -> asyncio.Ab
 def as_future(d: Deferred) -> asyncio.Future:
     """Await a Twisted Deferred from asyncio code."""
     return d.asFuture(asyncio.get_event_loop())
+
+
+async def stop_listening(port) -> None:
+    """Close a Twisted listening port (IListeningPort) from asyncio code."""
+    await as_future(maybeDeferred(port.stopListening))
+
+
+async def finish_tasks(tasks, grace: float) -> None:
+    """Give in-flight tasks up to `grace` seconds, then cancel the rest and wait for them."""
+    if not tasks:
+        return
+    _, pending = await asyncio.wait(set(tasks), timeout=grace)
+    for task in pending:
+        task.cancel()
+    if pending:
+        await asyncio.gather(*pending, return_exceptions=True)

@@ -13,7 +13,6 @@ import inspect
 import logging
 from typing import Awaitable, Callable, Iterable
 
-from twisted.internet.defer import maybeDeferred
 from twisted.internet.protocol import Protocol, ServerFactory
 
 from gateway.agi.access import AllowList, Peer
@@ -21,7 +20,7 @@ from gateway.agi.environment import AgiEnvironment, AgiRequest
 from gateway.agi.errors import AgiHangup, AgiTimeout
 from gateway.agi.protocol import FastAgiProtocol
 from gateway.agi.session import AgiSession
-from gateway.loop import as_future
+from gateway.loop import finish_tasks, stop_listening
 
 log = logging.getLogger(__name__)
 
@@ -96,15 +95,10 @@ class FastAgiServer(ServerFactory):
         fallback takes live calls), wait up to `grace` seconds for handlers, cancel the rest."""
         if self._port is not None:
             port, self._port = self._port, None
-            await as_future(maybeDeferred(port.stopListening))
+            await stop_listening(port)
         for protocol in list(self._live):
             protocol.finish(failure_notice=not protocol.hung_up)
-        if self._tasks:
-            _, pending = await asyncio.wait(set(self._tasks), timeout=grace)
-            for task in pending:
-                task.cancel()
-            if pending:
-                await asyncio.gather(*pending, return_exceptions=True)
+        await finish_tasks(self._tasks, grace)
 
     # -- admission ---------------------------------------------------------------------
 

@@ -24,13 +24,12 @@ from io import BytesIO
 from typing import Any, Awaitable, Callable
 from urllib.parse import unquote
 
-from twisted.internet.defer import maybeDeferred
 from twisted.web import resource, server
 
 from gateway.acd.errors import AgentStateError, UnknownAgent, UnknownQueue
 from gateway.api.auth import SUPERVISOR, TokenError, may_access_agent, may_read_queue, verify_token
 from gateway.api.openapi import openapi_document
-from gateway.loop import as_future
+from gateway.loop import finish_tasks, stop_listening
 
 log = logging.getLogger(__name__)
 
@@ -132,13 +131,8 @@ class ApiServer(resource.Resource):
         the rest), and close every connection."""
         if self._port is not None:
             port, self._port = self._port, None
-            await as_future(maybeDeferred(port.stopListening))
-        if self._tasks:
-            _, pending = await asyncio.wait(set(self._tasks), timeout=grace)
-            for task in pending:
-                task.cancel()
-            if pending:
-                await asyncio.gather(*pending, return_exceptions=True)
+            await stop_listening(port)
+        await finish_tasks(self._tasks, grace)
         for channel in list(self.site.channels):
             transport = getattr(channel, "transport", None)
             if transport is not None:
