@@ -23,7 +23,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from server_process import ServerProcess, control_loop, percentile
+from server_process import ServerProcess, agi_environment, control_loop, percentile
 
 ROOT = Path(__file__).resolve().parent.parent
 ROUTE = "bench"
@@ -98,16 +98,7 @@ def serve_panoramisk(commands: int) -> None:
 # -- the client that plays Asterisk ---------------------------------------------------------
 
 def environment(n: int) -> bytes:
-    pairs = [
-        ("network", "yes"), ("network_script", ROUTE), ("request", f"agi://127.0.0.1/{ROUTE}"),
-        ("channel", f"PJSIP/carrier-{n:08x}"), ("language", "en"), ("type", "PJSIP"),
-        ("uniqueid", f"1763893855.{n}"), ("version", "22.10.1"), ("callerid", f"90532{n:07d}"),
-        ("calleridname", "unknown"), ("callingpres", "0"), ("callingani2", "0"), ("callington", "0"),
-        ("callingtns", "0"), ("dnid", "100"), ("rdnis", "unknown"), ("context", "inbound"),
-        ("extension", "100"), ("priority", "2"), ("enhanced", "0.0"), ("accountcode", ""),
-        ("threadid", str(140000000000000 + n)),
-    ]
-    return "".join(f"agi_{k}: {v}\n" for k, v in pairs).encode() + b"\n"
+    return agi_environment(n, ROUTE)
 
 
 def reply_to(command: bytes) -> bytes:

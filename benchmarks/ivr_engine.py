@@ -35,7 +35,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from server_process import ServerProcess, control_loop, percentile  # noqa: E402  (beside this script)
+from server_process import ServerProcess, agi_environment, control_loop, percentile  # noqa: E402  (beside this script)
 
 from gateway.ivr.scripted_channel import ScriptedCase, ScriptedCaller  # noqa: E402
 ROUTE = "inbound"
@@ -153,17 +153,7 @@ def serve() -> None:
 # -- part 2: the client playing Asterisk ------------------------------------------------------
 
 def environment(n: int, scenario: Scenario) -> bytes:
-    request = f"{ROUTE}?dnis=100&scenario={scenario.name}"
-    pairs = [
-        ("network", "yes"), ("network_script", request), ("request", f"agi://127.0.0.1/{request}"),
-        ("channel", f"PJSIP/carrier-{n:08x}"), ("language", "en"), ("type", "PJSIP"),
-        ("uniqueid", f"1763893855.{n}"), ("version", "22.10.1"), ("callerid", f"90532{n:07d}"),
-        ("calleridname", "unknown"), ("callingpres", "0"), ("callingani2", "0"), ("callington", "0"),
-        ("callingtns", "0"), ("dnid", "100"), ("rdnis", "unknown"), ("context", "inbound"),
-        ("extension", "100"), ("priority", "2"), ("enhanced", "0.0"), ("accountcode", ""),
-        ("threadid", str(140000000000000 + n)),
-    ]
-    return "".join(f"agi_{k}: {v}\n" for k, v in pairs).encode() + b"\n"
+    return agi_environment(n, f"{ROUTE}?dnis=100&scenario={scenario.name}")
 
 
 class PlayedCaller:

@@ -1,4 +1,5 @@
-"""Shared by the FastAGI benchmarks: the server under test in its own process, and percentiles.
+"""Shared by the FastAGI benchmarks: the server under test in its own process, the
+environment block the client playing Asterisk sends, and percentiles.
 
 The server process prints `READY <port>` once it listens, answers `cpu` on stdin with
 `CPU <seconds>` (its own CPU time), and exits when stdin closes.
@@ -57,3 +58,17 @@ async def control_loop(port: int) -> None:
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
+
+
+def agi_environment(n: int, network_script: str) -> bytes:
+    """The `agi_*` block Asterisk 22 sends for call number `n` (shape of the rig's captures)."""
+    pairs = [
+        ("network", "yes"), ("network_script", network_script), ("request", f"agi://127.0.0.1/{network_script}"),
+        ("channel", f"PJSIP/carrier-{n:08x}"), ("language", "en"), ("type", "PJSIP"),
+        ("uniqueid", f"1763893855.{n}"), ("version", "22.10.1"), ("callerid", f"90532{n:07d}"),
+        ("calleridname", "unknown"), ("callingpres", "0"), ("callingani2", "0"), ("callington", "0"),
+        ("callingtns", "0"), ("dnid", "100"), ("rdnis", "unknown"), ("context", "inbound"),
+        ("extension", "100"), ("priority", "2"), ("enhanced", "0.0"), ("accountcode", ""),
+        ("threadid", str(140000000000000 + n)),
+    ]
+    return "".join(f"agi_{k}: {v}\n" for k, v in pairs).encode() + b"\n"
