@@ -1,30 +1,57 @@
-"""One event loop for the whole suite: asyncio, with Twisted's asyncio reactor on it.
+"""One event loop for the whole suite, and the test tiers.
 
-The gateway runs Twisted protocols and asyncio libraries (redis.asyncio, SQLAlchemy
-asyncio) on one loop, so the tests do too. `async def` tests run on that loop; fixtures
-that need it call `run(coro)`.
+The loop: the gateway runs Twisted protocols and asyncio libraries (redis.asyncio, SQLAlchemy
+asyncio) on one asyncio loop with Twisted's asyncio reactor on it, so the tests do too.
+pytest-asyncio runs every `async def` test and fixture (asyncio_mode = auto) on its session
+loop, and that loop is the one the reactor was installed on here, before any test module
+imports Twisted.
+
+The tiers, as markers set by folder (a test that declares one of them keeps its own):
+  unit      tests/unit: no service at all, runs on a bare machine (`scripts/test -m unit`)
+  services  everything else outside tests/e2e: real Redis, SQLite, PostgreSQL
+  e2e       tests/e2e: a real Asterisk 22 with pjsua2 phones
 """
 import asyncio
-import inspect
-import os
+from pathlib import Path
 
 import pytest
+
 from gateway.loop import install_reactor
 
 LOOP = install_reactor()
 
-ASYNC_TEST_TIMEOUT = float(os.environ.get("CTIGW_TEST_TIMEOUT", "300"))
+TESTS = Path(__file__).resolve().parent
+TIERS = ("unit", "services", "e2e")
+TIER_BY_FOLDER = {TESTS / "unit": "unit", TESTS / "e2e": "e2e"}
 
 
-def run(coro, timeout: float = ASYNC_TEST_TIMEOUT):
-    """Run a coroutine to completion on the suite's loop (for fixtures)."""
-    return LOOP.run_until_complete(asyncio.wait_for(coro, timeout))
+class _SuiteLoopPolicy(asyncio.DefaultEventLoopPolicy):
+    """Hands pytest-asyncio's session runner the reactor's loop; every later new_event_loop()
+    (e.g. asyncio.run in a CLI command a test calls) gets a loop of its own as usual."""
+
+    def __init__(self):
+        super().__init__()
+        self._handed_out = False
+
+    def new_event_loop(self):
+        if not self._handed_out:
+            self._handed_out = True
+            return LOOP
+        return super().new_event_loop()
 
 
-@pytest.hookimpl(tryfirst=True)
-def pytest_pyfunc_call(pyfuncitem):
-    if inspect.iscoroutinefunction(pyfuncitem.obj):
-        kwargs = {name: pyfuncitem.funcargs[name] for name in pyfuncitem._fixtureinfo.argnames}
-        run(pyfuncitem.obj(**kwargs))
-        return True
-    return None
+@pytest.fixture(scope="session")
+def event_loop_policy():
+    # Not the pytest_asyncio_loop_factories hook: with it, a sync test using an async fixture
+    # gets a runner on another loop and tears the session's fixtures down
+    # (pytest-dev/pytest-asyncio#1501). The deprecation warning is filtered in pyproject.toml.
+    return _SuiteLoopPolicy()
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if any(item.get_closest_marker(tier) for tier in TIERS):
+            continue
+        path = Path(item.path).resolve()
+        tier = next((t for folder, t in TIER_BY_FOLDER.items() if folder in path.parents), "services")
+        item.add_marker(getattr(pytest.mark, tier))

@@ -11,15 +11,9 @@ import redis.asyncio as aioredis
 from gateway.acd.queue_config import load_queue_config
 from gateway.acd.roster import load_roster
 from gateway.acd.service import Acd
-from gateway.loop import install_reactor
 
 REDIS_URL = os.environ.get("CTIGW_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 AGENTS_DIR = Path(__file__).resolve().parents[2] / "agents"
-
-
-def run(coro, timeout: float = 60):
-    """Run a coroutine on the suite's one loop (tests/conftest.py installed it), for fixtures."""
-    return install_reactor().run_until_complete(asyncio.wait_for(coro, timeout))
 
 
 class FakeClock:
@@ -57,26 +51,22 @@ class RecordingConnector:
 
 
 @pytest.fixture
-def redis_client():
+async def redis_client():
     client = aioredis.from_url(REDIS_URL)
     try:
-        run(client.ping(), timeout=5)
+        await asyncio.wait_for(client.ping(), 5)
     except Exception as exc:  # the suite needs the real server; say so plainly
         pytest.fail(f"no Redis at {REDIS_URL}: {exc}")
     yield client
-    run(client.aclose())
+    await client.aclose()
 
 
 @pytest.fixture
-def key_prefix(redis_client):
+async def key_prefix(redis_client):
     prefix = f"ctigw-test-{uuid.uuid4().hex[:12]}"
     yield prefix
-
-    async def cleanup():
-        async for key in redis_client.scan_iter(match="%s:{acd}:*" % prefix, count=1000):
-            await redis_client.delete(key)
-
-    run(cleanup())
+    async for key in redis_client.scan_iter(match="%s:{acd}:*" % prefix, count=1000):
+        await redis_client.delete(key)
 
 
 @pytest.fixture
@@ -100,7 +90,7 @@ def demo_queues(demo_roster):
 
 
 @pytest.fixture
-def make_acd(redis_client, key_prefix, clock, demo_roster, demo_queues):
+async def make_acd(redis_client, key_prefix, clock, demo_roster, demo_queues):
     """Build ACD instances on the test's prefix; they are stopped at the end."""
     made = []
 
@@ -115,4 +105,4 @@ def make_acd(redis_client, key_prefix, clock, demo_roster, demo_queues):
 
     yield factory
     for acd in made:
-        run(acd.stop())
+        await acd.stop()

@@ -5,6 +5,7 @@ import json
 
 from gateway.acd.model import RouteRequest
 from gateway.acd.states import AgentState
+from waiting import wait_until
 
 TR_BILLING = RouteRequest("billing", ("billing",), "tr", 2)
 
@@ -76,14 +77,6 @@ async def test_overflow_and_outcomes_are_published(make_acd, redis_client, key_p
     moved = messages[-2]  # the call's new state first, then the outcome
     assert (moved["type"], moved["call"]["queue"], moved["call"]["overflowed_from"]) == \
         ("call_state", "general", "billing")
-
-
-async def wait_until(predicate, timeout: float = 5.0):
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not predicate():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.01)
 
 
 async def test_instances_follow_each_other_and_the_owner_connects(make_acd):

@@ -10,15 +10,9 @@ import redis.asyncio as aioredis
 from gateway.acd.service import Acd
 from gateway.api.server import ApiServer
 from gateway.config import Settings
-from gateway.loop import install_reactor
 from api_testing import SECRET
 
 REDIS_URL = os.environ.get("CTIGW_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
-
-
-def run(coro, timeout: float = 60):
-    """Run a coroutine on the suite's one loop (tests/conftest.py installed it), for fixtures."""
-    return install_reactor().run_until_complete(asyncio.wait_for(coro, timeout))
 
 
 class NullConnector:
@@ -32,34 +26,30 @@ class NullConnector:
 
 
 @pytest.fixture
-def redis_client():
+async def redis_client():
     client = aioredis.from_url(REDIS_URL)
     try:
-        run(client.ping(), timeout=5)
+        await asyncio.wait_for(client.ping(), 5)
     except Exception as exc:
         pytest.fail(f"no Redis at {REDIS_URL}: {exc}")
     yield client
-    run(client.aclose())
+    await client.aclose()
 
 
 @pytest.fixture
-def acd(redis_client):
+async def acd(redis_client):
     prefix = f"ctigw-test-api-{uuid.uuid4().hex[:12]}"
     acd = Acd.from_settings(Settings(), redis_client, connector=NullConnector(), key_prefix=prefix)
-    run(acd.start(background=False))
+    await acd.start(background=False)
     yield acd
-    run(acd.stop())
-
-    async def cleanup():
-        async for key in redis_client.scan_iter(match="%s:*" % prefix, count=1000):
-            await redis_client.delete(key)
-
-    run(cleanup())
+    await acd.stop()
+    async for key in redis_client.scan_iter(match="%s:*" % prefix, count=1000):
+        await redis_client.delete(key)
 
 
 @pytest.fixture
-def api(acd):
+async def api(acd):
     server = ApiServer(acd, SECRET)
     server.listen(0, "127.0.0.1")
     yield server
-    run(server.stop())
+    await server.stop()

@@ -10,7 +10,6 @@ folder) that is stopped and started again.
 """
 from __future__ import annotations
 
-import asyncio
 import os
 import secrets
 import shutil
@@ -22,16 +21,10 @@ from sqlalchemy.engine import make_url
 from gateway.crm.demo_data import load_demo_data
 from gateway.crm.migrate import upgrade_database
 from gateway.crm.store import CrmStore
-from gateway.loop import install_reactor
 from disposable_postgres import DisposablePostgres, postgres_bin
 
 DEFAULT_PG_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 CRM_TABLES = ("activities", "cases", "orders", "phone_numbers", "customers")
-
-
-def run(coro, timeout: float = 120):
-    """Run a coroutine to completion on the suite's one loop (tests/conftest.py installed it)."""
-    return install_reactor().run_until_complete(asyncio.wait_for(coro, timeout))
 
 
 def _psycopg_connect(url: str):
@@ -104,10 +97,10 @@ def demo_url(crm_url) -> str:
 
 
 @pytest.fixture
-def store(demo_url):
-    store = run(CrmStore.open(demo_url, region="TR"))
+async def store(demo_url):
+    store = await CrmStore.open(demo_url, region="TR")
     yield store
-    run(store.close())
+    await store.close()
 
 
 class Sql:

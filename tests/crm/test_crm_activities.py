@@ -11,12 +11,10 @@ T0 = datetime(2026, 11, 20, 9, 30, tzinfo=timezone.utc)
 
 
 @pytest.fixture
-def log(store, tmp_path):
-    from gateway.loop import install_reactor
-
+async def log(store, tmp_path):
     log = ActivityLog(store, tmp_path / "spool.sqlite3")
     yield log
-    install_reactor().run_until_complete(log.close())
+    await log.close()
 
 
 def call(**fields) -> CallActivity:

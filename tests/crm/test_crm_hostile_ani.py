@@ -4,7 +4,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gateway.crm.activities import ActivityLog, CallActivity
-from gateway.loop import install_reactor
 
 HOSTILE = [
     ("'; DROP TABLE customers; --", "invalid"),
@@ -63,8 +62,8 @@ async def test_hostile_caller_ids_in_the_activity_log(store, demo_url, sql, tmp_
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(raw=st.one_of(st.text(max_size=80), st.text(alphabet="0123456789+() -'\";%\\\x00", max_size=30)))
-def test_any_text_gives_a_view(store, raw):
-    view = install_reactor().run_until_complete(store.lookup(raw))
+async def test_any_text_gives_a_view(store, raw):
+    view = await store.lookup(raw)
     assert view.crm_available
     assert view.known == (view.ani.e164 in ("+905321234567", "+442071234567") or (
         view.ani.kind == "number" and view.customer_id is not None))

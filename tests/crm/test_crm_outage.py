@@ -1,12 +1,11 @@
 """The CRM goes away mid-run and comes back: lookups degrade, activities are spooled and then
 written exactly once, in order. SQLite: its folder is moved away. PostgreSQL: a throwaway
 cluster is stopped with pg_ctl and started again."""
-import asyncio
-import time
 from datetime import datetime, timedelta, timezone
 
 from gateway.crm.activities import ActivityLog, CallActivity
 from gateway.crm.store import CrmStore
+from waiting import wait_until
 
 T0 = datetime(2026, 11, 20, 9, 0, tzinfo=timezone.utc)
 
@@ -15,13 +14,6 @@ def call(n: int, **fields) -> CallActivity:
     fields.setdefault("outcome", "answered")
     return CallActivity(linkedid=f"out-{n:03d}", raw_ani="05321234567", started_at=T0 + timedelta(minutes=n),
                         **fields)
-
-
-async def wait_until(condition, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        await asyncio.sleep(0.05)
 
 
 def written(sql, url) -> list[tuple]:
@@ -49,7 +41,7 @@ async def test_outage_spools_then_the_flusher_writes_everything_once_in_order(ou
         assert "spooling activities" in caplog.text
 
         outage.start()
-        await wait_until(lambda: log.spooled_count() == 0)  # the background flusher, unasked
+        await wait_until(lambda: log.spooled_count() == 0, 30, "the spool to empty")  # the background flusher, unasked
     finally:
         await log.close()
     rows = written(sql, url)

@@ -1,6 +1,5 @@
 """End-to-end fixtures: a real Asterisk 22 (the rig's sid chroot) and pjsua2 phones.
 
-- Every test under tests/e2e is marked `e2e`.
 - `asterisk` (session): provisions the chroot if needed, starts an Asterisk instance on test
   ports with a random AMI secret, yields the `AsteriskRig`, stops it at the end. Everything a
   test needs to start the gateway against it is on the rig: `ami_host`, `ami_port`,
@@ -16,41 +15,26 @@ session may be using it right now (several people share a machine): then this se
 the next free slot ("test1" on 5161/5139/4674/RTP 12000-12999, ...); a session holds its
 slot's lock file for its lifetime. An instance left behind by a session that died is replaced.
 
-Async fixtures are not supported by the suite's runner: fixtures call `run(coro)` on the
-suite's one loop (tests/conftest.py).
+Tests and async fixtures run on the suite's one loop (tests/conftest.py). The `e2e` marker
+comes from there too.
 """
 from __future__ import annotations
 
-import asyncio
 import errno
 import fcntl
 import os
 import secrets
 import socket
-from pathlib import Path
 
 import pytest
 
-from gateway.loop import install_reactor
 from gateway.rig.ami_probe import AmiProbe
 from gateway.rig.asterisk import AsteriskRig, RigError
 from gateway.rig.phones import PhoneBank
 from gateway.rig.provision import DEFAULT_ROOT, is_provisioned, provision
 
-E2E_DIR = Path(__file__).resolve().parent
 ROOT = os.environ.get("CTIGW_RIG_ROOT", DEFAULT_ROOT)
 SLOTS = 10  # instance "test", "test1", ... "test9"
-
-
-def run(coro, timeout: float = 120):
-    """Run a coroutine to completion on the suite's one loop (tests/conftest.py installed it)."""
-    return install_reactor().run_until_complete(asyncio.wait_for(coro, timeout))
-
-
-def pytest_collection_modifyitems(config, items):
-    for item in items:
-        if E2E_DIR in Path(str(item.fspath)).resolve().parents:
-            item.add_marker(pytest.mark.e2e)
 
 
 def _free(port: int, kind: int) -> bool:
@@ -123,16 +107,16 @@ def rig_settings(asterisk, tmp_path):
 
 
 @pytest.fixture
-def phones(asterisk, tmp_path):
+async def phones(asterisk, tmp_path):
     """A PhoneBank (pjsua2 callers and agent phones) against the session's Asterisk."""
     bank = PhoneBank(sip_host="127.0.0.1", sip_port=asterisk.sip_port, carrier_user="carrier",
                      carrier_secret=asterisk.carrier_secret, agent_secret=asterisk.agent_secret,
                      log_dir=tmp_path / "pjsua")
-    run(bank.start())
+    await bank.start()
     try:
         yield bank
     finally:
-        run(bank.stop())
+        await bank.stop()
         # Isolation: no channel of this test (e.g. of a crashed phone worker, whose callers
         # Asterisk would keep in the fallback queue and offer to the next test's agents)
         # survives into the next test.
@@ -141,11 +125,11 @@ def phones(asterisk, tmp_path):
 
 
 @pytest.fixture
-def ami_probe(asterisk):
+async def ami_probe(asterisk):
     """A logged-in raw AMI connection that records every event (gateway.rig.ami_probe)."""
     probe = AmiProbe(asterisk.ami_host, asterisk.ami_port, asterisk.ami_username, asterisk.ami_secret)
-    run(probe.connect())
+    await probe.connect()
     try:
         yield probe
     finally:
-        run(probe.close())
+        await probe.close()

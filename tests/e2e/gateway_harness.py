@@ -20,17 +20,13 @@ import pytest
 import redis
 
 from gateway.app import Gateway
-from gateway.loop import install_reactor
+from waiting import wait_until as wait_for  # noqa: F401  (the e2e tests' name for it)
 
 ISTANBUL = ZoneInfo("Europe/Istanbul")
 # A Wednesday, inside the example flow's office hours (Mon-Fri 09:00-18:00 Istanbul).
 OFFICE_HOURS = dt.datetime(2026, 11, 25, 11, 0, tzinfo=ISTANBUL)
 SUNDAY = dt.datetime(2026, 11, 29, 11, 0, tzinfo=ISTANBUL)
 REDIS_URL = os.environ.get("CTIGW_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
-
-
-def run(coro, timeout: float = 120):
-    return install_reactor().run_until_complete(asyncio.wait_for(coro, timeout))
 
 
 def ctigw(*argv: str, env: dict | None = None) -> str:
@@ -58,7 +54,7 @@ def crm_db(tmp_path):
 
 
 @pytest.fixture
-def gateway(rig_settings, prompts, request):
+async def gateway(rig_settings, prompts, request):
     """The started gateway. Its CRM is `crm_db` (SQLite with demo customers) unless the test
     set rig_settings.crm.url first (a fixture listed before this one)."""
     settings = rig_settings
@@ -69,28 +65,16 @@ def gateway(rig_settings, prompts, request):
     settings.acd.ring_timeout = 6
     settings.acd.wrapup_seconds = 2
     gw = Gateway(settings, ivr_clock=lambda: OFFICE_HOURS)
-    run(gw.start())
-    run(gw.ami.wait_connected(15))
+    await gw.start()
+    await gw.ami.wait_connected(15)
     try:
         yield gw
     finally:
-        run(gw.stop())
+        await gw.stop()
         client = redis.Redis.from_url(REDIS_URL)
         keys = list(client.scan_iter(f"{settings.redis.key_prefix}:*", count=1000))
         if keys:
             client.delete(*keys)
-
-
-async def wait_for(predicate, timeout: float, what: str):
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if loop.time() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        await asyncio.sleep(0.05)
 
 
 async def ended_call(gw, raw_ani: str, timeout: float = 30):

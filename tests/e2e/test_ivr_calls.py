@@ -8,7 +8,7 @@ import random
 import pytest
 
 from gateway_harness import (SUNDAY, activities, at_node, crm_db, ended_call, gateway, live_call,  # noqa: F401
-                             prompts, run, wait_for)
+                             prompts, wait_for)
 
 
 def new_number() -> str:
@@ -17,12 +17,12 @@ def new_number() -> str:
 
 
 @pytest.fixture
-def queues_held(gateway):
+async def queues_held(gateway):
     """Every roster agent logged in and ready, with dispatch paused: a routed call stays in
     its queue (the IVR sees short queues, so it offers no call-back), to be inspected."""
     gateway.acd.dispatch_enabled = False
     for agent in gateway.acd.roster.agents:
-        run(gateway.acd.login(agent.id))
+        await gateway.acd.login(agent.id)
     return gateway
 
 

@@ -14,6 +14,7 @@ import pytest
 
 from gateway.rig.ami_probe import AmiProbe
 from gateway.rig.phones import PhoneError
+from waiting import wait_until
 
 
 def _caller() -> str:
@@ -69,18 +70,6 @@ class AgiPeer:
         finally:
             writer.close()
             self.done.set()
-
-
-async def _wait_until(predicate, timeout: float, what: str):
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while True:
-        result = await predicate()
-        if result:
-            return result
-        if loop.time() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        await asyncio.sleep(0.1)
 
 
 # --------------------------------------------------------------------------- configuration
@@ -155,7 +144,7 @@ async def test_agent_phone_registers_and_unregisters(asterisk, phones):
     contacts = await asterisk.acli("pjsip show contacts")
     assert "1017/sip:1017@127.0.0.1" in contacts
     await agent.unregister()
-    await _wait_until(lambda: _no_contact(asterisk, "1017"), 5, "the contact of 1017 to go")
+    await wait_until(lambda: _no_contact(asterisk, "1017"), 5, "the contact of 1017 to go")
 
 
 async def _no_contact(asterisk, aor: str) -> bool:

@@ -12,7 +12,6 @@ and DESIGN.md assumed otherwise is asserted here explicitly, each marked "real A
 """
 from __future__ import annotations
 
-import asyncio
 import json
 import random
 import re
@@ -30,6 +29,7 @@ from gateway.agi.errors import AgiCommandError, AgiHangup
 from gateway.agi.replies import HANGUP, ReplyAssembler, parse_replies
 from gateway.agi.server import FastAgiServer
 from gateway.ami.frames import AmiFrameParser
+from waiting import settle
 
 CAPTURES = Path(__file__).resolve().parents[1] / "data" / "captures"
 AMI_FILES = sorted(p.stem for p in CAPTURES.glob("ami_*.bin"))
@@ -526,11 +526,6 @@ def test_hangup_then_511():
 
 
 # -- the real FastAgiServer on the captures ----------------------------------------------
-
-async def settle(rounds: int = 20) -> None:
-    for _ in range(rounds):
-        await asyncio.sleep(0)
-
 
 class Replay:
     """A FastAgiServer connection fed a capture: the environment, then for each recorded

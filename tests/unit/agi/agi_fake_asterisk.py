@@ -2,7 +2,6 @@
 with time on a task.Clock, and the recorded byte streams in tests/data/agi."""
 from __future__ import annotations
 
-import asyncio
 import json
 from pathlib import Path
 
@@ -11,6 +10,7 @@ from twisted.internet.address import IPv4Address
 from twisted.internet.error import ConnectionDone
 from twisted.internet.testing import StringTransport
 from twisted.python.failure import Failure
+from waiting import settle  # noqa: F401  (the AGI tests import it from here)
 
 DATA = Path(__file__).resolve().parents[2] / "data" / "agi"
 
@@ -29,12 +29,6 @@ def stream(kind: str, name: str) -> bytes:
 
 
 ENV = stream("env", "inbound")  # the environment of a call to agi://.../inbound
-
-
-async def settle(rounds: int = 10) -> None:
-    """Let the handler tasks run until they wait on Asterisk again."""
-    for _ in range(rounds):
-        await asyncio.sleep(0)
 
 
 class HalfClosingTransport(StringTransport):

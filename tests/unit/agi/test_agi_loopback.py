@@ -3,6 +3,7 @@ import asyncio
 
 from agi_fake_asterisk import ENV
 from gateway.agi.server import FastAgiServer
+from waiting import wait_until
 
 ANSWERS = {
     "ANSWER": "200 result=0",
@@ -28,14 +29,6 @@ async def play_asterisk(port: int, env: bytes = ENV, answers=ANSWERS) -> list[st
                 writer.write((answers[command] + "\n").encode())
     finally:
         writer.close()
-
-
-async def wait_until(predicate, rounds: int = 200) -> bool:
-    for _ in range(rounds):
-        if predicate():
-            return True
-        await asyncio.sleep(0.01)
-    return predicate()
 
 
 async def test_calls_over_a_real_socket_survive_scans_and_garbage():

@@ -1,7 +1,6 @@
 """Test side of an AMI connection: plays Asterisk over a StringTransport, time on a task.Clock."""
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import re
 from pathlib import Path
@@ -10,6 +9,7 @@ from twisted.internet.testing import MemoryReactorClock, StringTransportWithDisc
 
 from gateway.ami.frames import AmiFrameParser
 from gateway.ami.message import AmiMessage
+from waiting import settle  # noqa: F401  (the AMI tests import it from here)
 
 DATA = Path(__file__).resolve().parents[2] / "data" / "ami"
 BANNER = b"Asterisk Call Manager/11.0.0\r\n"
@@ -107,9 +107,3 @@ def connect(reactor: MemoryReactorClock, index: int = -1) -> FakeAsterisk:
     """Accept the client's latest connectTCP on a MemoryReactorClock."""
     _host, _port, factory, _timeout, _bind = reactor.tcpClients[index]
     return FakeAsterisk(factory.buildProtocol(None))
-
-
-async def settle(rounds: int = 5) -> None:
-    """Let asyncio run the callbacks and tasks that are ready (no time passes)."""
-    for _ in range(rounds):
-        await asyncio.sleep(0)

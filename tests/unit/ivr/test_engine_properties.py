@@ -10,9 +10,6 @@ from gateway.ivr.engine import run_flow
 from gateway.ivr.loader import load_flow
 from gateway.ivr.model import OUTCOMES
 from gateway.ivr.scripted_channel import ScriptedChannel
-from gateway.loop import install_reactor
-
-LOOP = install_reactor()  # the suite's loop (idempotent)
 
 FLOW = load_flow(FLOWS_DIR / "main.yaml")
 KEYS = list("0123456789*#")
@@ -32,10 +29,10 @@ moments = st.datetimes(min_value=dt.datetime(2026, 1, 1), max_value=dt.datetime(
 @given(script=st.lists(token, max_size=25), caller=callers, now=moments,
        waits=st.dictionaries(st.sampled_from(["billing", "support", "sales", "complaints", "general"]),
                              st.floats(0, 600)))
-def test_any_caller_any_keys_any_time(script, caller, now, waits):
+async def test_any_caller_any_keys_any_time(script, caller, now, waits):
     channel = ScriptedChannel(script)
     services = Services(case=Case(7, "x", "open"), waits=waits)
-    result = LOOP.run_until_complete(run_flow(FLOW, channel, caller, services, now=now))
+    result = await run_flow(FLOW, channel, caller, services, now=now)
     assert result.outcome in OUTCOMES
     assert (result.route is not None) == (result.outcome == "route")
     assert (result.callback_number is not None) == (result.outcome == "callback")
