@@ -19,6 +19,8 @@ from gateway.agi.server import FastAgiServer
 from gateway.api import ApiServer
 from gateway.ami.client import AmiClient
 from gateway.calls import ami_bridge
+from gateway.calls.adoption import CallAdopter, CallCards
+from gateway.calls.hold import HoldLiveness
 from gateway.calls.inbound import InboundCallHandler
 from gateway.calls.services import IvrServices
 from gateway.calls.tracker import CallTracker
@@ -67,14 +69,21 @@ class Gateway:
             record_activity=self._record_activity,
             screen_pop=self.desk.screen_pop,
         )
-        ami_bridge.attach(self.ami, self.tracker)
+        self.cards = CallCards(self.redis, s.redis.key_prefix, s.gateway.instance)
+        adopter = CallAdopter(cards=self.cards, tracker=self.tracker, acd=self.acd, lookup=self.crm.lookup,
+                              ami=self.ami, clock=time.time)
+        ami_bridge.attach(self.ami, self.tracker, adopter)
         self.ami.start()
+        self.hold_liveness = HoldLiveness(self.ami, s.gateway.instance, grace=s.acd.hold_grace,
+                                          slice_seconds=s.acd.hold_slice)
+        self.hold_liveness.start()
 
         self.flows = FlowRegistry(s.ivr.flows_dir)
         self.flows.get(s.ivr.main_flow)  # a broken main flow stops the start, not the first call
         handler = InboundCallHandler(tracker=self.tracker, crm=self.crm, flows=self.flows,
                                      services=IvrServices(self.crm, self.acd), acd=self.acd,
-                                     flow_for_dnis=self._flow_for_dnis, clock=self._ivr_now)
+                                     flow_for_dnis=self._flow_for_dnis, instance=s.gateway.instance,
+                                     cards=self.cards, clock=self._ivr_now)
         self.agi = FastAgiServer({"inbound": handler}, allowed_hosts=s.agi.allowed_hosts,
                                  max_sessions=s.agi.max_sessions, env_timeout=s.agi.env_timeout,
                                  command_timeout=s.agi.command_timeout)
@@ -91,7 +100,7 @@ class Gateway:
                  s.ami.port, self.crm.engine, len(self.acd.roster.agents))
 
     async def stop(self) -> None:
-        for step in (self._stop_api, self.agi.stop, self.ami.stop, self.acd.stop, self.activities.close,
+        for step in (self._stop_api, self.agi.stop, self.hold_liveness.stop, self.ami.stop, self.acd.stop, self.activities.close,
                      self.crm.close, self.redis.aclose):
             try:
                 await step()
@@ -115,6 +124,12 @@ class Gateway:
         return agent.id if agent else None
 
     async def _record_activity(self, call) -> None:
+        try:
+            await self._write_activity(call)
+        finally:
+            await self.cards.drop(call.linkedid)  # the call is over: nothing left to adopt
+
+    async def _write_activity(self, call) -> None:
         caller = call.caller
         await self.activities.record_call(CallActivity(
             linkedid=call.linkedid,

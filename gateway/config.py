@@ -78,6 +78,10 @@ class AcdSettings:
     roster: str = str(PROJECT_ROOT / "agents" / "roster.yaml")
     ring_timeout: int = 15
     wrapup_seconds: int = 10
+    # A caller on hold leaves for the fallback queue when the gateway that owns the call has
+    # not refreshed its liveness mark in Asterisk for this long (telephony_conf: ctigw-hold).
+    hold_grace: int = 20
+    hold_slice: int = 5  # seconds of music between two checks of the mark
 
 
 @dataclass

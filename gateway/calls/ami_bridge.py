@@ -66,8 +66,10 @@ FOLLOWED_EVENTS = ("DialBegin", "DialEnd", "Hangup", "MusicOnHoldStart", "MusicO
                    "BlindTransfer", "AttendedTransfer")
 
 
-def attach(client, tracker) -> None:
-    """Feed the tracker from an AmiClient, and resync it after every (re)connect."""
+def attach(client, tracker, adopter=None) -> None:
+    """Feed the tracker from an AmiClient, and resync it after every (re)connect: calls that
+    ended meanwhile are ended, and (with an adopter) callers left waiting by an earlier run
+    are taken back or sent to the fallback queue."""
 
     async def on_event(msg):
         event = to_call_event(msg)
@@ -82,6 +84,8 @@ def attach(client, tracker) -> None:
         live = {ch.get("Uniqueid") for ch in channels if ch.get("Uniqueid")}
         ended = await tracker.resync(live)
         log.info("resync after AMI (re)connect: %d live channels, %d calls ended meanwhile", len(live), ended)
+        if adopter is not None:
+            await adopter.adopt(channels)
 
     client.on_connected(resync)
 

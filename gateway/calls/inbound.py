@@ -10,19 +10,22 @@ from __future__ import annotations
 import logging
 
 from gateway.agi.errors import AgiHangup
+from gateway.calls.hold import OWNER_VARIABLE, owner_token
 from gateway.ivr.engine import run_flow
 
 log = logging.getLogger(__name__)
 
 
 class InboundCallHandler:
-    def __init__(self, *, tracker, crm, flows, services, acd, flow_for_dnis, clock=None):
+    def __init__(self, *, tracker, crm, flows, services, acd, flow_for_dnis, instance: str, cards, clock=None):
         self.tracker = tracker
         self.crm = crm
         self.flows = flows
         self.services = services
         self.acd = acd
         self.flow_for_dnis = flow_for_dnis
+        self.instance = instance  # this gateway: the owner of the calls it queues
+        self.cards = cards  # what a restarted gateway needs to adopt the caller (adoption.py)
         self.clock = clock  # the IVR's wall clock (business hours); None: real time
 
     async def __call__(self, session) -> None:
@@ -47,12 +50,26 @@ class InboundCallHandler:
             await self._finish(session, result.outcome)
             return
         try:
-            await session.set_variable("CTIGW_NEXT", "queue")
-            await session.set_variable("CTIGW_RESULT", f"queue:{result.route.queue}")
+            # The owner first: the hold context reads it to check this gateway is alive.
+            await session.set_variable(OWNER_VARIABLE, owner_token(self.instance))
         except AgiHangup:
             return  # the caller left as the IVR ended; the Hangup event logs the call
         self.tracker.queued(call, result.route.queue)
-        await self.acd.enqueue(call.linkedid, call.caller_channel, result.route, customer_facts(caller))
+        try:
+            await self.cards.save(call)  # first: a queued call always has its card
+            await self.acd.enqueue(call.linkedid, call.caller_channel, result.route, customer_facts(caller))
+        except Exception:
+            # Not queued: no verdict, so the dialplan's safety net takes the caller. Saying
+            # "queue" now would park them where nobody is looking for them.
+            log.exception("call %s could not be queued in %s; the caller goes to the fallback queue",
+                          call.linkedid, result.route.queue)
+            call.fallback_reason = "enqueue_failed"
+            return
+        try:
+            await session.set_variable("CTIGW_NEXT", "queue")
+            await session.set_variable("CTIGW_RESULT", f"queue:{result.route.queue}")
+        except AgiHangup:
+            pass  # the caller left, or the ACD already moved them to an agent (a Redirect ends the AGI)
 
     async def _finish(self, session, outcome: str) -> None:
         try:

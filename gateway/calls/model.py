@@ -42,6 +42,7 @@ class Call:
     hold_seconds: float = 0.0
     rona_agents: list[str] = field(default_factory=list)
     transferred: bool = False
+    fallback_reason: str | None = None  # why the gateway handed the caller to [ctigw-fallback]
     # While the AGI handler runs the IVR, a Hangup event only notes the time: the call is
     # ended (and logged, with its IVR path) once the handler hands over.
     ivr_running: bool = True

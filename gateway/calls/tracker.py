@@ -59,6 +59,11 @@ class CallTracker:
         call.queued_at = self.clock()
         log.info("call %s queued in %s after IVR %s", call.linkedid, queue, " > ".join(call.ivr_path))
 
+    def adopt(self, call: Call) -> None:
+        """Follow a call that began before this process did (see adoption.py)."""
+        self.calls[call.linkedid] = call
+        log.info("call %s from %s adopted in phase %s", call.linkedid, _who(call), call.phase.value)
+
     async def ivr_finished(self, call: Call) -> None:
         """The AGI handler is done with the call; end it now if the caller already left."""
         call.ivr_running = False
