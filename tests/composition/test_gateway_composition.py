@@ -107,7 +107,7 @@ async def test_a_recorded_call_goes_through_ivr_queue_agent_and_crm(gateway, ami
     caller = AgiCaller(KEYS)
     await caller.call(gw.agi.port)
     assert caller.commands[0] == 'GET FULL VARIABLE "${CHANNEL(linkedid)}"'
-    assert caller.variables == {"CTIGW_NEXT": "queue", "CTIGW_RESULT": "queue:billing"}
+    assert caller.variables == {"CTIGW_OWNER": "gw1", "CTIGW_NEXT": "queue", "CTIGW_RESULT": "queue:billing"}
 
     # The ACD puts the caller through to the agent: AMI Redirect to the connect context.
     redirect = await wait_until(lambda: ami.actions_named("Redirect"), 10, "the Redirect to the agent")
