@@ -55,7 +55,7 @@ def installed(tmp_path_factory):
 def site(installed):
     """A folder written by `ctigw init`, and its configuration file."""
     ctigw, work = installed
-    _run(ctigw, "init", work / "site", cwd=work)
+    _run(ctigw, "init", work / "site", "--state-dir", work / "state", cwd=work)
     return work / "site", work / "site" / "gateway.toml"
 
 
@@ -89,7 +89,7 @@ def test_init_writes_a_starting_set_that_passes_every_check(installed, site):
     shown = _run(ctigw, "-c", config, "check-config", cwd=work).stdout
     assert f'"flows_dir": "{folder / "ivr_flows"}"' in shown
     assert f'"roster": "{folder / "agents" / "roster.yaml"}"' in shown
-    assert f'"state_dir": "{folder / "var"}"' in shown
+    assert f'"state_dir": "{work / "state"}"' in shown
     flows = _run(ctigw, "-c", config, "flows", "check", cwd=work)
     assert "2 flow file(s) checked: no problems" in flows.stderr
     acd = _run(ctigw, "-c", config, "acd", "check", cwd=work)
