@@ -24,7 +24,7 @@ from gateway.calls.hold import HoldLiveness
 from gateway.calls.inbound import InboundCallHandler
 from gateway.calls.services import IvrServices
 from gateway.calls.tracker import CallTracker
-from gateway.config import Settings
+from gateway.config import ConfigError, Settings
 from gateway.crm.activities import ActivityLog, CallActivity
 from gateway.crm.store import CrmStore
 from gateway.desk.publisher import DeskPublisher
@@ -39,10 +39,17 @@ class Gateway:
     settings: Settings
     flow_by_dnis: dict[str, str] = field(default_factory=dict)  # dialled number -> flow name
     ivr_clock: Callable[[], datetime] | None = None  # business hours' clock (tests); None: real time
+    # An empty [redis] url starts a private redis-server: only the trial asks for that. Several
+    # gateways each with their own private Redis would silently split one ACD in pieces.
+    private_redis: bool = False
 
     async def start(self) -> None:
         s = self.settings
         started = time.monotonic()
+        if not s.redis.url and not self.private_redis:
+            raise ConfigError("[redis] url is empty: set it (or CTIGW_REDIS_URL) to the Redis that every gateway "
+                              "of this contact centre shares, e.g. redis://127.0.0.1:6379/0; only `ctigw try` "
+                              "starts a private Redis")
         Path(s.state_dir).mkdir(parents=True, exist_ok=True)
         self._local_redis = None
         redis_url = s.redis.url

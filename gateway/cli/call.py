@@ -33,7 +33,11 @@ def register(sub) -> None:
 
 def cmd_call(args) -> int:
     from gateway.rig.asterisk import rig_from_settings
+    from gateway.rig.trial_extra import missing_trial_extra
 
+    if problem := missing_trial_extra():
+        print(f"ctigw call: {problem}", file=sys.stderr)
+        return 1
     rig = rig_from_settings(args.settings, instance=args.instance)
     if not rig.is_running:
         print(f"ctigw call: the rig's Asterisk ({args.instance}) is not running; start it with "

@@ -37,13 +37,16 @@ def run_until_interrupted(main) -> int:
 
 def run_command(args) -> int:
     from gateway.app import Gateway
+    from gateway.sd_notify import notify
 
     async def main(stop):
         gateway = Gateway(args.settings)
         await gateway.start()
+        notify("READY=1", f"STATUS=gateway {args.settings.gateway.instance} ready")
         try:
             await stop.wait()
         finally:
+            notify("STOPPING=1")
             await gateway.stop()
         return 0
 
@@ -64,8 +67,12 @@ def _demo_customers_present() -> bool:
 def try_command(args) -> int:
     from gateway.rig.asterisk import rig_from_settings
     from gateway.rig.provision import provision
+    from gateway.rig.trial_extra import missing_trial_extra
 
     settings = args.settings
+    if problem := missing_trial_extra():
+        print(f"ctigw try: {problem}", file=sys.stderr)
+        return 1
     print("==> the local Asterisk 22 (Debian sid chroot)", flush=True)
     provision(settings.rig.root)
     rig = rig_from_settings(settings)
@@ -87,7 +94,7 @@ def try_command(args) -> int:
         from gateway.app import Gateway
         from gateway.rig.phones import PhoneBank
 
-        gateway = Gateway(settings)
+        gateway = Gateway(settings, private_redis=True)  # an empty [redis] url: a Redis of its own
         await gateway.start()
         bank = PhoneBank(sip_port=rig.sip_port, carrier_secret=rig.carrier_secret, agent_secret=rig.agent_secret)
         try:

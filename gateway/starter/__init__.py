@@ -1,0 +1,1 @@
+"""The starting set `ctigw init` writes."""
