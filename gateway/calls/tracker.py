@@ -151,8 +151,9 @@ class CallTracker:
             call.hold_seconds += call.ended_at - call.hold_started_at
             call.hold_started_at = None
         self.calls.pop(call.linkedid, None)
-        log.info("call %s ended: %s (wait %.0f s, talk %.0f s, hold %.0f s)", call.linkedid, call.outcome(),
-                 call.wait_seconds, call.talk_seconds, call.hold_seconds)
+        log.info("call %s ended: %s (wait %.0f s, talk %.0f s, hold %.0f s)%s", call.linkedid, call.outcome(),
+                 call.wait_seconds, call.talk_seconds, call.hold_seconds,
+                 f", sent to the fallback queue: {call.fallback_reason}" if call.fallback_reason else "")
         self.ended.append(call)
         del self.ended[: -self._max_ended]
         if self.acd is not None:

@@ -1,0 +1,129 @@
+"""A restarted gateway's adoption of the callers an earlier run left waiting (gateway.calls.adoption),
+on the real ACD in real Redis; Asterisk's side is what CoreShowChannels and Getvar answer."""
+import pytest
+
+from gateway.acd.model import RouteRequest
+from gateway.calls.adoption import CallAdopter, CallCards
+from gateway.calls.model import CallPhase
+from gateway.calls.tracker import CallTracker
+
+
+class RecordingAmi:
+    """The one AmiClient method the adopter uses: `action`, answering Getvar with the owners given."""
+
+    def __init__(self, owners: dict[str, str] | None = None):
+        self.owners = owners or {}
+        self.actions: list[tuple[str, dict]] = []
+
+    async def action(self, name, /, **fields):
+        self.actions.append((name, fields))
+        if name == "Getvar":
+            return {"Response": "Success", "Value": self.owners.get(fields["Channel"], "")}
+        return {"Response": "Success"}
+
+
+async def lookup(raw_ani):
+    return None  # an unknown caller: the view is not what these tests are about
+
+
+def hold_channel(linkedid: str, context: str = "ctigw-hold") -> dict:
+    return {"Channel": f"PJSIP/carrier-{linkedid}", "Uniqueid": linkedid, "Linkedid": linkedid, "Context": context}
+
+
+async def first_run_queues(make_acd, redis_client, key_prefix, clock, *linkedids):
+    """What the first run did before it died: cards written and calls queued, in this order."""
+    acd = await make_acd()
+    tracker = CallTracker(acd=acd, agent_for_endpoint=lambda e: e, record_activity=_ignore, clock=clock)
+    cards = CallCards(redis_client, key_prefix, "gw1")
+    for linkedid in linkedids:
+        call = tracker.begin(linkedid=linkedid, uniqueid=linkedid, channel=f"PJSIP/carrier-{linkedid}",
+                             raw_ani="+905551112233", dnis="100")
+        call.ivr_path = ["language", "main_menu"]
+        await tracker.ivr_finished(call)
+        tracker.queued(call, "general")
+        await cards.save(call)
+        await acd.enqueue(linkedid, call.caller_channel, RouteRequest("general", ("general",), None, 1), {})
+        clock.advance(5)
+    await acd.stop()
+
+
+async def _ignore(call):
+    pass
+
+
+async def restarted(make_acd, redis_client, key_prefix, clock, ami):
+    acd = await make_acd()
+    written = []
+
+    async def record(call):
+        written.append(call)
+
+    tracker = CallTracker(acd=acd, agent_for_endpoint=lambda e: e, record_activity=record, clock=clock)
+    adopter = CallAdopter(cards=CallCards(redis_client, key_prefix, "gw1"), tracker=tracker, acd=acd,
+                          lookup=lookup, ami=ami, clock=clock)
+    return acd, tracker, adopter, written
+
+
+async def test_waiting_callers_are_adopted_and_keep_their_order(make_acd, redis_client, key_prefix, clock):
+    await first_run_queues(make_acd, redis_client, key_prefix, clock, "A", "B")
+    ami = RecordingAmi()
+    acd, tracker, adopter, written = await restarted(make_acd, redis_client, key_prefix, clock, ami)
+
+    report = await adopter.adopt([hold_channel("B"), hold_channel("A", "ctigw-announce")])
+
+    assert report.adopted == 2 and report.ended == 0 and report.sent_to_fallback == 0
+    assert tracker.calls["A"].phase is CallPhase.QUEUED and tracker.calls["A"].ivr_path == ["language", "main_menu"]
+    assert not [a for a in ami.actions if a[0] == "Redirect"]
+    await acd.login("1002")  # general skill, free: takes the caller who has waited longest
+    assert acd.connector.connects == [("A", "1002")]
+    assert written == []
+
+
+async def test_a_caller_who_left_while_the_gateway_was_down_is_one_activity_and_frees_the_place(
+        make_acd, redis_client, key_prefix, clock):
+    await first_run_queues(make_acd, redis_client, key_prefix, clock, "A", "B")
+    acd, tracker, adopter, written = await restarted(make_acd, redis_client, key_prefix, clock, RecordingAmi())
+
+    report = await adopter.adopt([hold_channel("B")])  # A hung up meanwhile
+
+    assert report.ended == 1 and report.adopted == 1
+    [ended] = written
+    assert ended.linkedid == "A" and ended.outcome() == "abandoned_queue" and ended.queue == "general"
+    assert await acd.store.load_call("A") is None
+    await acd.login("1002")
+    assert acd.connector.connects == [("B", "1002")]
+
+
+async def test_a_held_caller_without_a_card_goes_to_the_fallback_unless_another_gateway_owns_it(
+        make_acd, redis_client, key_prefix, clock):
+    ami = RecordingAmi(owners={"PJSIP/carrier-X": "gw1", "PJSIP/carrier-Y": "gw2", "PJSIP/carrier-Z": ""})
+    _, _, adopter, _ = await restarted(make_acd, redis_client, key_prefix, clock, ami)
+
+    report = await adopter.adopt([hold_channel("X"), hold_channel("Y"), hold_channel("Z"),
+                                  {"Channel": "PJSIP/1001-1", "Uniqueid": "W", "Linkedid": "W",
+                                   "Context": "ctigw-agents"}])
+
+    redirected = [f["Channel"] for name, f in ami.actions if name == "Redirect"]
+    assert redirected == ["PJSIP/carrier-X", "PJSIP/carrier-Z"]  # ours, and nobody's; not gw2's
+    assert all(f["Context"] == "ctigw-fallback" for name, f in ami.actions if name == "Redirect")
+    assert report.sent_to_fallback == 2
+
+
+async def test_cards_are_per_instance_and_dropped_when_the_call_is_over(redis_client, key_prefix, clock):
+    from gateway.calls.model import Call
+
+    ours, theirs = CallCards(redis_client, key_prefix, "gw1"), CallCards(redis_client, key_prefix, "gw2")
+    call = Call(linkedid="A", caller_uniqueid="A", caller_channel="PJSIP/carrier-A", raw_ani="<script>'",
+                dnis="100", started_at=clock.now)
+    await ours.save(call)
+    assert [c["raw_ani"] for c in await ours.owned()] == ["<script>'"]
+    assert await theirs.owned() == []
+    await ours.drop("A")
+    assert await ours.owned() == []
+
+
+@pytest.fixture(autouse=True)
+async def no_cards_left(redis_client, key_prefix):
+    yield
+    async for key in redis_client.scan_iter(match=f"{key_prefix}:card*", count=1000):
+        await redis_client.delete(key)
