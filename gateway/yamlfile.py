@@ -86,10 +86,10 @@ def _duplicate_key_path(text: str) -> tuple | None:
 
 # --- positions --------------------------------------------------------------------------------
 
-def _steps(doc, loc) -> Iterator[tuple[Any, int]]:
+def _steps(doc, loc) -> Iterator[tuple[Any, tuple[int, int]]]:
     """Walk `loc` (a pydantic error location) down the document, yielding each value reached
-    with the 1-based line of its key or item. Parts the document lacks (a union's tag,
-    '[key]') are skipped."""
+    with the 1-based (line, column) of its key or item. Parts the document lacks (a union's
+    tag, '[key]') are skipped."""
     node = doc
     for part in loc:
         lc = getattr(node, "lc", None)
@@ -97,14 +97,14 @@ def _steps(doc, loc) -> Iterator[tuple[Any, int]]:
             key = part if part in node else _same_key(node, part)
             if key is None:
                 continue
-            line = lc.key(key)[0] + 1
+            line, column = lc.key(key)
             node = node[key]
         elif isinstance(node, list) and lc is not None and isinstance(part, int) and 0 <= part < len(node):
-            line = lc.item(part)[0] + 1
+            line, column = lc.item(part)
             node = node[part]
         else:
             continue
-        yield node, line
+        yield node, (line + 1, column + 1)
 
 
 def _same_key(mapping: dict, part):
@@ -112,12 +112,18 @@ def _same_key(mapping: dict, part):
     return next((k for k in mapping if str(k) == str(part)), None)
 
 
+def position_at(doc, loc, default: int = 1) -> tuple[int, int]:
+    """(line, column) of the deepest key or item along `loc` that the document has: sorts
+    problems into file order."""
+    position = (_first_line(doc, default), 0)
+    for _, position in _steps(doc, loc):
+        pass
+    return position
+
+
 def line_at(doc, loc, default: int = 1) -> int:
     """Line of the deepest key or item along `loc` that the document has."""
-    line = _first_line(doc, default)
-    for _, line in _steps(doc, loc):
-        pass
-    return line
+    return position_at(doc, loc, default)[0]
 
 
 def mapping_line_at(doc, loc, default: int = 1) -> int:
@@ -154,9 +160,10 @@ def value_at(doc, loc, default=None):
 
 class Findings(ValueError):
     """Raised by a model validator with every rule its object breaks, each as (key, message):
-    `key` names the field the finding is about (its line), None for the object itself."""
+    `key` names the field the finding is about (its line): a key, a tuple of keys leading
+    to it, or None for the object itself."""
 
-    def __init__(self, findings: list[tuple[str | None, str]]):
+    def __init__(self, findings: list[tuple[str | tuple | None, str]]):
         self.findings = findings
         super().__init__("; ".join(message for _, message in findings))
 
@@ -178,13 +185,17 @@ def issues(exc: ValidationError) -> list[Issue]:
     for error in exc.errors():
         loc, cause = tuple(error["loc"]), (error.get("ctx") or {}).get("error")
         if isinstance(cause, Findings):
-            out.extend(Issue(loc + ((key,) if key else ()), "finding", message, error.get("input"))
+            out.extend(Issue(loc + _key_path(key), "finding", message, error.get("input"))
                        for key, message in cause.findings)
         elif error["type"] == "value_error" and cause is not None:
             out.append(Issue(loc, "value_error", str(cause), error.get("input")))
         else:
             out.append(Issue(loc, error["type"], error["msg"], error.get("input")))
     return out
+
+
+def _key_path(key) -> tuple:
+    return () if key is None else key if isinstance(key, tuple) else (key,)
 
 
 def plain(value):
@@ -207,16 +218,17 @@ def plain(value):
 
 @lru_cache(maxsize=None)
 def _field_adapter(model: type[BaseModel], name: str) -> TypeAdapter:
-    field = model.model_fields[name]
+    field = next(f for n, f in model.model_fields.items() if (f.alias or n) == name)
     return TypeAdapter(Annotated[(field.annotation, *field.metadata)] if field.metadata else field.annotation)
 
 
-def field_value(model: type[BaseModel], name: str, raw_entry, default=None):
-    """One field of `model` validated on its own from a raw mapping, or `default` when it is
-    absent or invalid: lets checks across entries see the good parts of a broken entry."""
+def field_value(model: type[BaseModel], name: str, raw_entry, default=None, context: dict | None = None):
+    """One field of `model` (by its name in the file) validated on its own from a raw mapping,
+    or `default` when it is absent or invalid: lets checks across entries see the good parts
+    of a broken entry."""
     if not isinstance(raw_entry, dict) or name not in raw_entry:
         return default
     try:
-        return _field_adapter(model, name).validate_python(raw_entry[name])
+        return _field_adapter(model, name).validate_python(raw_entry[name], context=context)
     except ValidationError:
         return default
