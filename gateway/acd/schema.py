@@ -50,15 +50,15 @@ def _distinct(items: list) -> tuple:
     return tuple(dict.fromkeys(items))
 
 
+_LANGUAGE_SCHEMA = {"type": "string", "pattern": "^[A-Za-z]{2}$"}
 Id = Annotated[str, BeforeValidator(_as_text), Field(min_length=1),
                WithJsonSchema({"anyOf": [{"type": "string", "minLength": 1}, {"type": "integer"}]})]
 LanguageCode = Annotated[str, BeforeValidator(lambda v: v.strip().lower() if isinstance(v, str) else v),
-                         AfterValidator(_iso_639_1), WithJsonSchema({"type": "string", "pattern": "^[A-Za-z]{2}$"})]
+                         AfterValidator(_iso_639_1), WithJsonSchema(_LANGUAGE_SCHEMA)]
 Languages = Annotated[list[LanguageCode], BeforeValidator(_one_or_many), Field(min_length=1),
                       AfterValidator(_distinct),
-                      WithJsonSchema({"anyOf": [{"$ref": "#/$defs/LanguageCode"},
-                                                {"type": "array", "minItems": 1,
-                                                 "items": {"$ref": "#/$defs/LanguageCode"}}]})]
+                      WithJsonSchema({"anyOf": [_LANGUAGE_SCHEMA,
+                                                {"type": "array", "minItems": 1, "items": _LANGUAGE_SCHEMA}]})]
 Proficiency = Annotated[int, Strict(), Field(ge=MIN_PROFICIENCY, le=MAX_PROFICIENCY)]
 Name = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_\-]*$")]
 Number = Annotated[float, Strict()]  # 5 or 5.5; not "5", not true
