@@ -137,10 +137,11 @@ _FACTS = "known, tier, language, open_case, repeat_caller, queue_wait_over"
 
 
 def _case_problem(issue, rest: tuple) -> str:
-    if len(rest) < 2:
-        return "expected a list of {when: {...}, goto: node}" if not rest else issue.message \
-            if issue.type == "value_error" else "each case needs exactly `when` and `goto`"
-    if rest[1] not in ("when", "goto") or (len(rest) == 2 and issue.type in ("missing", "extra_forbidden")):
+    """`rest`: the location below `cases`, e.g. (0, "when", "tier")."""
+    if not rest:
+        return "expected a list of {when: {...}, goto: node}"
+    if len(rest) == 1 or rest[1] not in ("when", "goto") or (
+            len(rest) == 2 and issue.type in ("missing", "extra_forbidden", "model_type")):
         return "each case needs exactly `when` and `goto`"
     if rest[1] == "when" and len(rest) > 2:
         if issue.type == "extra_forbidden":

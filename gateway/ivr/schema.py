@@ -163,6 +163,10 @@ def _holidays(value) -> tuple[dt.date, ...]:
     return tuple(out)
 
 
+def _raise(message: str):
+    raise ValueError(message)
+
+
 def _mapping(what: str):
     def check(value):
         if not isinstance(value, dict) or not value:
@@ -252,15 +256,15 @@ class CollectNode(_Retrying, _Node):
         return self
 
 
+def _wait_seconds(value) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+        raise ValueError(f"queue_wait_over: seconds must be a number, got {value!r}")
+    return float(value)
+
+
 class QueueWait(_Model):
     queue: Name
-    seconds: Annotated[float, BeforeValidator(lambda v: v if isinstance(v, (int, float)) and not isinstance(
-        v, bool) and v >= 0 else _raise(f"queue_wait_over: seconds must be a number, got {v!r}")),
-        WithJsonSchema({"type": "number", "minimum": 0})]
-
-
-def _raise(message: str):
-    raise ValueError(message)
+    seconds: Annotated[float, BeforeValidator(_wait_seconds), WithJsonSchema({"type": "number", "minimum": 0})]
 
 
 class Condition(_Model):
