@@ -56,7 +56,9 @@ class Gateway:
         if not redis_url:
             self._local_redis = LocalRedis(s.state_dir)
             redis_url = self._local_redis.start()
-        self.redis = aioredis.from_url(redis_url)
+        self.redis = aioredis.from_url(redis_url, socket_connect_timeout=s.redis.connect_timeout,
+                                       socket_timeout=s.redis.socket_timeout,
+                                       health_check_interval=s.redis.health_check_interval)
         await self.redis.ping()
 
         self.crm = await CrmStore.open(s.crm_url, region=s.gateway.default_region,

@@ -3,116 +3,159 @@
 Every setting has a default that runs the embedded trial setup (SQLite CRM, private Redis,
 local Asterisk rig). `CTIGW_<SECTION>_<KEY>` overrides any key, e.g. CTIGW_AMI_SECRET,
 CTIGW_CRM_URL, CTIGW_REDIS_URL, so secrets never have to live in the file.
+
+The sections are pydantic models and `Settings` a pydantic-settings class: `Settings()` alone
+is the built-in defaults (what tests build and then assign to), `load_settings()` layers the
+file and then the environment over them.
 """
 from __future__ import annotations
 
-import dataclasses
+import json
 import os
 import tomllib
-from dataclasses import dataclass, field
+from contextvars import ContextVar
 from pathlib import Path
+from typing import Annotated, Literal, Mapping
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+from pydantic_settings import (BaseSettings, EnvSettingsSource, NoDecode, PydanticBaseSettingsSource,
+                               SettingsConfigDict, TomlConfigSettingsSource)
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_STATE_DIR = PROJECT_ROOT / "var"
+ENV_PREFIX = "CTIGW_"
 
 
 class ConfigError(ValueError):
     """The configuration cannot be used; the message says which key and why."""
 
 
-@dataclass
-class GatewaySettings:
+def _host_list(value):
+    # CTIGW_AGI_ALLOWED_HOSTS=10.0.0.1,10.0.0.2 (or a JSON list); the file gives a TOML list.
+    if isinstance(value, str):
+        if value.lstrip().startswith("["):
+            return json.loads(value)
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+Port = Annotated[int, Field(gt=0, lt=65536)]
+Seconds = Annotated[float, Field(gt=0)]
+HostList = Annotated[list[str], NoDecode, BeforeValidator(_host_list)]
+
+
+class _Section(BaseModel):
+    # Assignment is not validated: code and tests set values directly (e.g. port 0 for "any").
+    model_config = ConfigDict(extra="forbid")
+
+
+class GatewaySettings(_Section):
     instance: str = "gw1"
     default_region: str = "TR"
     state_dir: str = str(DEFAULT_STATE_DIR)
     log_level: str = "INFO"
-    log_format: str = "text"  # or "json"
+    log_format: Literal["text", "json"] = "text"
 
 
-@dataclass
-class AmiSettings:
+class AmiSettings(_Section):
     host: str = "127.0.0.1"
-    port: int = 5038
+    port: Port = 5038
     username: str = "ctigw"
-    secret: str = field(default="", repr=False)
-    auth: str = "md5"
-    keepalive_interval: float = 20.0
-    action_timeout: float = 10.0
-    reconnect_max: float = 30.0
+    secret: str = Field(default="", repr=False)
+    auth: Literal["md5", "plain"] = "md5"
+    keepalive_interval: Seconds = 20.0
+    action_timeout: Seconds = 10.0
+    reconnect_max: Seconds = 30.0
 
 
-@dataclass
-class AgiSettings:
+class AgiSettings(_Section):
     bind: str = "127.0.0.1"
-    port: int = 4573
-    allowed_hosts: list[str] = field(default_factory=lambda: ["127.0.0.1"])
-    max_sessions: int = 2000
-    command_timeout: float = 30.0
-    env_timeout: float = 5.0
-    backlog: int = 4096
+    port: Port = 4573
+    allowed_hosts: HostList = Field(default_factory=lambda: ["127.0.0.1"])
+    max_sessions: Annotated[int, Field(gt=0)] = 2000
+    command_timeout: Seconds = 30.0
+    env_timeout: Seconds = 5.0
+    backlog: Annotated[int, Field(gt=0)] = 4096
 
 
-@dataclass
-class RedisSettings:
+class RedisSettings(_Section):
     # Empty: start a private redis-server on loopback (trial setup). Production sets a URL.
-    url: str = ""
+    url: str = Field(default="", repr=False)
     key_prefix: str = "ctigw"
+    # A Redis that stops answering must fail the call fast, not hang it: seconds to connect,
+    # to wait for a reply, and of idleness after which a connection is PINGed before use.
+    connect_timeout: Seconds = 2.0
+    socket_timeout: Seconds = 5.0
+    health_check_interval: Annotated[float, Field(ge=0)] = 15.0
 
 
-@dataclass
-class CrmSettings:
-    url: str = ""  # empty: SQLite file in the state dir
+class CrmSettings(_Section):
+    url: str = Field(default="", repr=False)  # empty: SQLite file in the state dir
     create_leads: bool = False
     spool_path: str = ""  # empty: spool file in the state dir
 
 
-@dataclass
-class IvrSettings:
+class IvrSettings(_Section):
     flows_dir: str = str(PROJECT_ROOT / "ivr_flows")
     main_flow: str = "main"
     sounds_dir: str = ""  # Asterisk's sounds dir, for `flows check` of prompt names
 
 
-@dataclass
-class AcdSettings:
+class AcdSettings(_Section):
     roster: str = str(PROJECT_ROOT / "agents" / "roster.yaml")
-    ring_timeout: int = 15
-    wrapup_seconds: int = 10
+    ring_timeout: Annotated[int, Field(gt=0)] = 15
+    wrapup_seconds: Annotated[int, Field(ge=0)] = 10
     # A caller on hold leaves for the fallback queue when the gateway that owns the call has
     # not refreshed its liveness mark in Asterisk for this long (telephony_conf: ctigw-hold).
-    hold_grace: int = 20
-    hold_slice: int = 5  # seconds of music between two checks of the mark
+    hold_grace: Annotated[int, Field(gt=0)] = 20
+    hold_slice: Annotated[int, Field(gt=0)] = 5  # seconds of music between two checks of the mark
+
+    @model_validator(mode="after")
+    def _grace_outlasts_two_slices(self):
+        # Otherwise one late refresh of the mark would already send waiting callers away.
+        if self.hold_grace < 2 * self.hold_slice:
+            raise ValueError(f"hold_grace ({self.hold_grace}) must be at least twice hold_slice ({self.hold_slice})")
+        return self
 
 
-@dataclass
-class HttpSettings:
+class HttpSettings(_Section):
     bind: str = "127.0.0.1"
-    port: int = 8088
+    port: Port = 8088
     # Signs the API's bearer tokens (ctigw api-token); empty: the HTTP API is off.
-    token_secret: str = field(default="", repr=False)
+    token_secret: str = Field(default="", repr=False)
 
 
-@dataclass
-class RigSettings:
+class RigSettings(_Section):
     """The local Asterisk used for trying the gateway out and for tests."""
 
     root: str = "/var/cache/ctigw/asterisk-sid"
-    sip_port: int = 5060
-    ami_port: int = 5038
+    sip_port: Port = 5060
+    ami_port: Port = 5038
     inbound_number: str = "100"
 
 
-@dataclass
-class Settings:
-    gateway: GatewaySettings = field(default_factory=GatewaySettings)
-    ami: AmiSettings = field(default_factory=AmiSettings)
-    agi: AgiSettings = field(default_factory=AgiSettings)
-    redis: RedisSettings = field(default_factory=RedisSettings)
-    crm: CrmSettings = field(default_factory=CrmSettings)
-    ivr: IvrSettings = field(default_factory=IvrSettings)
-    acd: AcdSettings = field(default_factory=AcdSettings)
-    http: HttpSettings = field(default_factory=HttpSettings)
-    rig: RigSettings = field(default_factory=RigSettings)
+# The sources load_settings() adds beneath the constructor's arguments, for the one call.
+_loading: ContextVar[tuple[PydanticBaseSettingsSource, ...]] = ContextVar("ctigw_settings_sources", default=())
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, env_nested_delimiter="_", env_nested_max_split=1,
+                                      extra="forbid")
+
+    gateway: GatewaySettings = Field(default_factory=GatewaySettings)
+    ami: AmiSettings = Field(default_factory=AmiSettings)
+    agi: AgiSettings = Field(default_factory=AgiSettings)
+    redis: RedisSettings = Field(default_factory=RedisSettings)
+    crm: CrmSettings = Field(default_factory=CrmSettings)
+    ivr: IvrSettings = Field(default_factory=IvrSettings)
+    acd: AcdSettings = Field(default_factory=AcdSettings)
+    http: HttpSettings = Field(default_factory=HttpSettings)
+    rig: RigSettings = Field(default_factory=RigSettings)
+
+    @classmethod
+    def settings_customise_sources(cls, settings_cls, init_settings, env_settings, dotenv_settings,
+                                   file_secret_settings):
+        return (init_settings, *_loading.get())
 
     @property
     def state_dir(self) -> Path:
@@ -127,88 +170,80 @@ class Settings:
         return Path(self.crm.spool_path) if self.crm.spool_path else self.state_dir / "activity-spool.sqlite3"
 
 
-def _coerce(section: str, key: str, value, target_type):
-    where = f"[{section}] {key}"
-    try:
-        if target_type is bool:
-            if isinstance(value, bool):
-                return value
-            if str(value).lower() in ("1", "true", "yes", "on"):
-                return True
-            if str(value).lower() in ("0", "false", "no", "off"):
-                return False
-            raise ValueError(value)
-        if target_type is int:
-            if isinstance(value, bool):
-                raise ValueError(value)
-            return int(value)
-        if target_type is float:
-            return float(value)
-        if target_type == "list[str]":
-            if isinstance(value, str):
-                return [v.strip() for v in value.split(",") if v.strip()]
-            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-                raise ValueError(value)
-            return value
-        if not isinstance(value, str):
-            raise ValueError(value)
-        return value
-    except (TypeError, ValueError):
-        kind = target_type if isinstance(target_type, str) else target_type.__name__
-        raise ConfigError(f"{where}: expected {kind}, got {value!r}") from None
+class _EnvironmentOverrides(EnvSettingsSource):
+    """CTIGW_<SECTION>_<KEY> from the given mapping. Only known keys count: CTIGW_TEST_PG_URL
+    and the like belong to other programs."""
+
+    def __init__(self, settings_cls, environ: Mapping[str, str]):
+        self._environ = environ
+        super().__init__(settings_cls)
+        self.used: dict[tuple[str, str], str] = {}  # (section, key) -> variable name
+
+    def _load_env_vars(self):
+        return {k.lower(): v for k, v in self._environ.items() if k.upper().startswith(ENV_PREFIX)}
+
+    def __call__(self) -> dict:
+        found = super().__call__()
+        known = {}
+        for section, values in found.items():
+            model = Settings.model_fields[section].annotation
+            if not isinstance(values, dict):
+                continue
+            kept = {k: v for k, v in values.items() if k in model.model_fields}
+            for key in kept:
+                self.used[(section, key)] = f"{ENV_PREFIX}{section.upper()}_{key.upper()}"
+            if kept:
+                known[section] = kept
+        return known
 
 
-def load_settings(path: str | os.PathLike | None = None, environ=None) -> Settings:
+def load_settings(path: str | os.PathLike | None = None, environ: Mapping[str, str] | None = None) -> Settings:
     """Read the TOML file (if any), then apply CTIGW_<SECTION>_<KEY> environment overrides."""
     environ = os.environ if environ is None else environ
-    raw: dict = {}
-    path = path or environ.get("CTIGW_CONFIG")
+    path = path or environ.get("CTIGW_CONFIG") or None
+    env = _EnvironmentOverrides(Settings, environ)
+    sources: list[PydanticBaseSettingsSource] = [env]
     if path:
+        if not Path(path).is_file():
+            raise ConfigError(f"configuration file not found: {path}")
         try:
-            with open(path, "rb") as fh:
-                raw = tomllib.load(fh)
-        except FileNotFoundError:
-            raise ConfigError(f"configuration file not found: {path}") from None
+            sources.append(TomlConfigSettingsSource(Settings, toml_file=Path(path)))
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{path}: not valid TOML: {exc}") from None
-    settings = Settings()
-    known_sections = {f.name for f in dataclasses.fields(Settings)}
-    for section in raw:
-        if section not in known_sections:
-            raise ConfigError(f"unknown section [{section}] (known: {', '.join(sorted(known_sections))})")
-    for sfield in dataclasses.fields(Settings):
-        section_obj = getattr(settings, sfield.name)
-        values = raw.get(sfield.name, {})
-        if not isinstance(values, dict):
-            raise ConfigError(f"[{sfield.name}] must be a table")
-        fields = {f.name: f for f in dataclasses.fields(section_obj)}
-        for key in values:
-            if key not in fields:
-                raise ConfigError(f"[{sfield.name}] unknown key {key!r} (known: {', '.join(sorted(fields))})")
-        for name, f in fields.items():
-            target = "list[str]" if "list" in str(f.type) else {"int": int, "float": float, "bool": bool}.get(str(f.type), str)
-            env_key = f"CTIGW_{sfield.name.upper()}_{name.upper()}"
-            if env_key in environ:
-                setattr(section_obj, name, _coerce(sfield.name, name, environ[env_key], target))
-            elif name in values:
-                setattr(section_obj, name, _coerce(sfield.name, name, values[name], target))
-    _validate(settings)
-    return settings
+    token = _loading.set(tuple(sources))
+    try:
+        return Settings()
+    except ValidationError as exc:
+        raise ConfigError("\n".join(_explain(error, env.used, path) for error in exc.errors())) from None
+    finally:
+        _loading.reset(token)
 
 
-def _validate(settings: Settings) -> None:
-    if settings.ami.auth not in ("md5", "plain"):
-        raise ConfigError(f"[ami] auth: expected 'md5' or 'plain', got {settings.ami.auth!r}")
-    for section, port in (("ami", settings.ami.port), ("agi", settings.agi.port), ("http", settings.http.port)):
-        if not 0 < port < 65536:
-            raise ConfigError(f"[{section}] port: {port} is not a TCP port")
-    if settings.gateway.log_format not in ("text", "json"):
-        raise ConfigError(f"[gateway] log_format: expected 'text' or 'json', got {settings.gateway.log_format!r}")
+def _explain(error: dict, from_env: dict, path) -> str:
+    loc = error["loc"]
+    section = str(loc[0])
+    sections = ", ".join(Settings.model_fields)
+    if section not in Settings.model_fields:
+        return f"unknown section [{section}] (known: {sections})"
+    if len(loc) == 1:
+        if error["type"] == "value_error":  # a rule across the section's keys
+            return f"[{section}] {error['msg'].removeprefix('Value error, ')}"
+        return f"[{section}] must be a table"
+    key = str(loc[1])
+    model = Settings.model_fields[section].annotation
+    if error["type"] == "extra_forbidden":
+        return f"[{section}] unknown key {key!r} (known: {', '.join(model.model_fields)})"
+    origin = f"from {from_env[(section, key)]}" if (section, key) in from_env else f"in {path}"
+    shown = "********" if key in _SECRETS.get(section, ()) else repr(error["input"])
+    return f"[{section}] {key}: {error['msg']}, got {shown} ({origin})"
+
+
+_SECRETS = {"ami": ("secret",), "http": ("token_secret",), "crm": ("url",), "redis": ("url",)}
 
 
 def describe(settings: Settings) -> dict:
     """The effective settings for display, with secrets replaced."""
-    out = dataclasses.asdict(settings)
+    out = settings.model_dump()
     for section, key in (("ami", "secret"), ("http", "token_secret")):
         if out[section][key]:
             out[section][key] = "********"

@@ -21,11 +21,13 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from gateway.acd.errors import QueueConfigError
-from gateway.acd.roster import MAX_PROFICIENCY, MIN_PROFICIENCY, Roster
-from gateway.acd.yaml_lines import YamlFileError, line_of, load_yaml_with_lines
+from pydantic import ValidationError
 
-OUTCOMES = ("voicemail", "callback")
+from gateway.acd.errors import QueueConfigError
+from gateway.acd.roster import Roster
+from gateway.acd.schema import (MAX_PROFICIENCY, MIN_PROFICIENCY, OUTCOMES, QueueEntry, QueuesFile,
+                                QueueSettingsEntry, RelaxStepEntry)
+from gateway.yamlfile import YamlFileError, field_value, issues, line_at, load_yaml, mapping_line_at
 DEFAULT_ANNOUNCE_EVERY = 60.0
 DEFAULT_HANDLE_SECONDS = 240.0
 
@@ -123,200 +125,174 @@ def queue_config_path_for(roster_path: str | os.PathLike) -> Path:
 
 def load_queue_config(path: str | os.PathLike, *, default_wrapup_seconds: float = 10.0,
                       roster: Roster | None = None) -> QueueConfig:
-    path = Path(path)
     try:
-        doc = load_yaml_with_lines(path)
+        doc = load_yaml(path)
     except YamlFileError as exc:
         raise QueueConfigError([str(exc)]) from None
-    config = parse_queue_config(doc, str(path), default_wrapup_seconds)
+    config = parse_queue_config(doc, str(Path(path)), default_wrapup_seconds)
     if roster is not None:
         config.check_against(roster)
     return config
 
 
-_QUEUE_KEYS = ("team", "skills", "min_proficiency", "wrapup_seconds", "affinity_wait_seconds",
-               "announce_every_seconds", "expected_handle_seconds", "relax")
-_DEFAULT_KEYS = tuple(k for k in _QUEUE_KEYS if k not in ("team", "skills", "relax"))
-_STEP_KEYS = ("after", "min_proficiency", "any_team_agent", "overflow", "outcome")
-
-
 def parse_queue_config(doc, where: str, default_wrapup_seconds: float = 10.0) -> QueueConfig:
-    problems: list[str] = []
-
-    def problem(node, message: str) -> None:
-        problems.append(f"{where}:{line_of(node)}: {message}")
-
+    """Every problem is reported at once, in file order, each on the line of its queue or step."""
     if not isinstance(doc, dict) or not isinstance(doc.get("queues"), dict) or not doc["queues"]:
         raise QueueConfigError([f"{where}:1: expected a mapping with a non-empty 'queues' mapping"])
-    for key in doc:
-        if key not in ("priority", "defaults", "queues"):
-            problem(doc, f"unknown top-level key {key!r} (known: defaults, priority, queues)")
-
-    aging, tiers, fit = _parse_priority(doc.get("priority") or {}, doc, problem)
-    defaults = doc.get("defaults") or {}
-    if not isinstance(defaults, dict):
-        problem(doc, "'defaults' must be a mapping")
-        defaults = {}
-    for key in defaults:
-        if key not in _DEFAULT_KEYS:
-            problem(defaults, f"defaults: unknown key {key!r} (known: {', '.join(_DEFAULT_KEYS)})")
-
-    queues = {}
-    for name, node in doc["queues"].items():
-        name = str(name)
-        if not isinstance(node, dict):
-            problem(doc["queues"], f"queue {name}: must be a mapping")
-            continue
-        merged = {**{"wrapup_seconds": default_wrapup_seconds}, **defaults, **node}
-        policy = _parse_queue(name, node, merged, problem)
-        if policy is not None:
-            queues[name] = policy
-
-    for policy in queues.values():
-        for step in policy.relax:
-            if step.overflow is not None and step.overflow not in queues:
-                problem(doc["queues"][policy.name], f"queue {policy.name}: overflow to unknown queue {step.overflow!r}")
-    problems.extend(_overflow_cycles(queues, where))
+    problems: list[tuple[int, str]] = []
+    try:
+        model = QueuesFile.model_validate(doc)
+    except ValidationError as exc:
+        model = None
+        problems += [(_line(doc, issue), _explain(issue)) for issue in issues(exc)]
+    problems += _check_across_steps_and_queues(doc)
     if problems:
-        raise QueueConfigError(problems)
-    return QueueConfig(queues=queues, aging_seconds_per_point=aging, tier_points=tiers, path=where,
-                       fit_seconds_per_level=fit)
+        problems.sort(key=lambda p: p[0])
+        raise QueueConfigError([f"{where}:{line}: {message}" for line, message in problems])
+    builtin = QueueSettingsEntry(min_proficiency=5, wrapup_seconds=default_wrapup_seconds, affinity_wait_seconds=20.0,
+                                 announce_every_seconds=DEFAULT_ANNOUNCE_EVERY,
+                                 expected_handle_seconds=DEFAULT_HANDLE_SECONDS)
+    queues = {name: _policy(name, entry, (entry, model.defaults, builtin)) for name, entry in model.queues.items()}
+    return QueueConfig(queues=queues, aging_seconds_per_point=model.priority.aging_seconds_per_point,
+                       tier_points=dict(model.priority.tiers), path=where,
+                       fit_seconds_per_level=model.priority.fit_seconds_per_level)
 
 
-_PRIORITY_KEYS = ("aging_seconds_per_point", "fit_seconds_per_level", "tiers")
+def _policy(name: str, entry: QueueEntry, layers: tuple[QueueSettingsEntry, ...]) -> QueuePolicy:
+    def setting(key):  # the queue's own value, else the file's defaults, else the built-in one
+        return next(getattr(layer, key) for layer in layers if getattr(layer, key) is not None)
+
+    relax = tuple(RelaxStep(s.after, s.min_proficiency, s.any_team_agent, s.overflow, s.outcome) for s in entry.relax)
+    return QueuePolicy(name=name, skills=tuple(entry.skills), team=entry.team, relax=relax,
+                       **{key: setting(key) for key in QueueSettingsEntry.model_fields})
 
 
-def _parse_priority(node, doc, problem) -> tuple[float, dict[str, float], float]:
-    if not isinstance(node, dict):
-        problem(doc, "'priority' must be a mapping")
-        return 30.0, {}, 0.0
-    for key in node:
-        if key not in _PRIORITY_KEYS:
-            problem(node, f"priority: unknown key {key!r} (known: {', '.join(_PRIORITY_KEYS)})")
-    aging = _number(node.get("aging_seconds_per_point", 30.0))
-    if aging is None or aging <= 0:
-        problem(node, "priority: aging_seconds_per_point must be a positive number")
-        aging = 30.0
-    fit = _number(node.get("fit_seconds_per_level", 0.0))
-    if fit is None or fit < 0:
-        problem(node, "priority: fit_seconds_per_level must be a number >= 0")
-        fit = 0.0
-    tiers = {}
-    raw_tiers = node.get("tiers") or {}
-    if not isinstance(raw_tiers, dict):
-        problem(node, "priority: tiers must map a customer tier to priority points")
-        raw_tiers = {}
-    for tier, points in raw_tiers.items():
-        value = _number(points)
-        if value is None:
-            problem(node, f"priority: tier {tier!r}: points must be a number, got {points!r}")
-        else:
-            tiers[str(tier).lower()] = value
-    return aging, tiers, fit
+def _line(doc, issue) -> int:
+    # A value that should have been a mapping is named on its own line, anything else on
+    # the line of the queue or step it is in.
+    return line_at(doc, issue.loc) if issue.type == "model_type" else mapping_line_at(doc, issue.loc)
 
 
-def _parse_queue(name: str, node, merged, problem) -> QueuePolicy | None:
+_NUMBER_RULES = {"wrapup_seconds": ">= 0", "affinity_wait_seconds": ">= 0", "announce_every_seconds": ">= 0",
+                 "expected_handle_seconds": ">= 1"}
+
+
+def _explain(issue) -> str:
+    loc, kind = issue.loc, issue.type
+    section = loc[0]
+    if len(loc) == 1:
+        if kind == "extra_forbidden":
+            return f"unknown top-level key {section!r} (known: defaults, priority, queues)"
+        return f"'{section}' must be a mapping"
+    if section == "priority":
+        key = loc[1]
+        if kind == "extra_forbidden":
+            return f"priority: unknown key {key!r} (known: {', '.join(QueuesFile.model_fields['priority'].annotation.model_fields)})"
+        if key == "aging_seconds_per_point":
+            return "priority: aging_seconds_per_point must be a positive number"
+        if key == "fit_seconds_per_level":
+            return "priority: fit_seconds_per_level must be a number >= 0"
+        if len(loc) > 2:
+            return f"priority: tier {loc[2]!r}: points must be a number, got {issue.input!r}"
+        return "priority: tiers must map a customer tier to priority points"
+    if section == "defaults":
+        return _setting_problem("defaults", loc[1], issue, QueueSettingsEntry)
+    name = loc[1]
     who = f"queue {name}"
-    for key in node:
-        if key not in _QUEUE_KEYS:
-            problem(node, f"{who}: unknown key {key!r} (known: {', '.join(_QUEUE_KEYS)})")
-    skills = merged.get("skills")
-    if isinstance(skills, str):
-        skills = [skills]
-    if not isinstance(skills, list) or not skills or not all(isinstance(s, str) for s in skills):
-        problem(node, f"{who}: 'skills' must be a non-empty list of skill names")
-        skills = []
-    team = merged.get("team")
-    team = None if team is None else str(team)
-    numbers = {}
-    for key, default, low in (("wrapup_seconds", 10.0, 0), ("affinity_wait_seconds", 20.0, 0),
-                              ("announce_every_seconds", DEFAULT_ANNOUNCE_EVERY, 0),
-                              ("expected_handle_seconds", DEFAULT_HANDLE_SECONDS, 1)):
-        value = _number(merged.get(key, default))
-        if value is None or value < low:
-            problem(node, f"{who}: {key} must be a number >= {low}, got {merged.get(key)!r}")
-            value = default
-        numbers[key] = value
-    min_prof = _proficiency(merged.get("min_proficiency", 5), node, f"{who}: min_proficiency", problem)
-    relax = _parse_relax(merged.get("relax") or [], node, name, team, problem)
-    return QueuePolicy(name=name, skills=tuple(skills), team=team, min_proficiency=min_prof, relax=relax, **numbers)
+    if len(loc) == 2:
+        return f"{who}: must be a mapping"
+    key = loc[2]
+    if key == "[key]":
+        return f"queue {name!r}: a queue name has letters, digits, _ and - only"
+    if key == "relax" and len(loc) > 3:
+        return _step_problem(who, loc[4:], issue)
+    if key == "relax":
+        return f"{who}: 'relax' must be a list of steps"
+    if key == "skills":
+        return f"{who}: 'skills' must be a non-empty list of skill names"
+    return _setting_problem(who, key, issue, QueueEntry)
 
 
-def _parse_relax(raw, node, name, team, problem) -> tuple[RelaxStep, ...]:
-    who = f"queue {name}"
-    if not isinstance(raw, list):
-        problem(node, f"{who}: 'relax' must be a list of steps")
-        return ()
-    steps: list[RelaxStep] = []
-    for step_node in raw:
-        if not isinstance(step_node, dict):
-            problem(node, f"{who}: relax step {step_node!r} must be a mapping")
+def _setting_problem(who: str, key, issue, model) -> str:
+    if issue.type == "extra_forbidden":
+        known = [k for k in model.model_fields]
+        return f"{who}: unknown key {key!r} (known: {', '.join(known)})"
+    if key == "min_proficiency":
+        return f"{who}: min_proficiency must be an integer {MIN_PROFICIENCY}..{MAX_PROFICIENCY}, got {issue.input!r}"
+    if key in _NUMBER_RULES:
+        return f"{who}: {key} must be a number {_NUMBER_RULES[key]}, got {issue.input!r}"
+    return f"{who}: {key}: {issue.message}"
+
+
+def _step_problem(who: str, rest: tuple, issue) -> str:
+    if issue.type == "finding":
+        return f"{who}: {issue.message}"
+    if not rest:
+        return f"{who}: relax step {issue.input!r} must be a mapping"
+    key = rest[0]
+    if issue.type == "extra_forbidden":
+        return f"{who}: relax step: unknown key {key!r} (known: {', '.join(RelaxStepEntry.model_fields)})"
+    if key == "after":
+        return f"{who}: relax step needs 'after' (seconds of waiting >= 0)"
+    if key == "min_proficiency":
+        return (f"{who}: relax step min_proficiency must be an integer {MIN_PROFICIENCY}..{MAX_PROFICIENCY}, "
+                f"got {issue.input!r}")
+    if key == "any_team_agent":
+        return f"{who}: any_team_agent must be true or false"
+    if key == "outcome":
+        return f"{who}: outcome must be one of {', '.join(OUTCOMES)}, got {issue.input!r}"
+    return f"{who}: relax step: {key}: {issue.message}"
+
+
+def _check_across_steps_and_queues(doc) -> list[tuple[int, str]]:
+    """Rules across the steps of a queue, and across queues: checked on the valid fields of
+    each step, so one broken step does not hide the others' problems."""
+    problems = []
+    queues = doc["queues"]
+    overflow_of: dict[str, str] = {}  # queue -> where its final step sends the call
+    for name, entry in queues.items():
+        raw_steps = entry.get("relax") if isinstance(entry, dict) else None
+        if not isinstance(raw_steps, list):
             continue
-        for key in step_node:
-            if key not in _STEP_KEYS:
-                problem(step_node, f"{who}: relax step: unknown key {key!r} (known: {', '.join(_STEP_KEYS)})")
-        after = _number(step_node.get("after"))
-        if after is None or after < 0:
-            problem(step_node, f"{who}: relax step needs 'after' (seconds of waiting >= 0)")
-            continue
-        if steps and after <= steps[-1].after:
-            problem(step_node, f"{who}: relax steps must have increasing 'after' ({after} follows {steps[-1].after})")
-        if steps and steps[-1].is_terminal:
-            problem(step_node, f"{who}: no step may follow an overflow/outcome step")
-        min_prof = None
-        if "min_proficiency" in step_node:
-            min_prof = _proficiency(step_node["min_proficiency"], step_node, f"{who}: relax step min_proficiency", problem)
-        any_team = step_node.get("any_team_agent", False)
-        if not isinstance(any_team, bool):
-            problem(step_node, f"{who}: any_team_agent must be true or false")
-            any_team = False
-        if any_team and team is None:
-            problem(step_node, f"{who}: any_team_agent needs the queue's 'team'")
-        overflow = step_node.get("overflow")
-        outcome = step_node.get("outcome")
-        if overflow is not None and outcome is not None:
-            problem(step_node, f"{who}: a step either overflows or offers an outcome, not both")
-        if outcome is not None and outcome not in OUTCOMES:
-            problem(step_node, f"{who}: outcome must be one of {', '.join(OUTCOMES)}, got {outcome!r}")
-        terminal = overflow is not None or outcome is not None
-        if terminal and (min_prof is not None or any_team):
-            problem(step_node, f"{who}: an overflow/outcome step cannot also relax requirements")
-        if not terminal and min_prof is None and not any_team:
-            problem(step_node, f"{who}: relax step at {after}s changes nothing")
-        if overflow is not None and str(overflow) == name:
-            problem(step_node, f"{who}: a queue cannot overflow to itself")
-        steps.append(RelaxStep(after, min_prof, any_team, None if overflow is None else str(overflow),
-                               None if outcome is None else str(outcome)))
-    return tuple(steps)
+        who, team = f"queue {name}", field_value(QueueEntry, "team", entry)
+        previous_after, previous_terminal = None, False
+        for i, step in enumerate(raw_steps):
+            line = line_at(doc, ("queues", name, "relax", i))
+            after = field_value(RelaxStepEntry, "after", step)
+            if after is None:
+                continue
+            overflow = field_value(RelaxStepEntry, "overflow", step)
+            outcome = step.get("outcome") if isinstance(step, dict) else None
+            if previous_after is not None and after <= previous_after:
+                problems.append((line, f"{who}: relax steps must have increasing 'after' "
+                                       f"({after} follows {previous_after})"))
+            if previous_terminal:
+                problems.append((line, f"{who}: no step may follow an overflow/outcome step"))
+            if field_value(RelaxStepEntry, "any_team_agent", step) and team is None:
+                problems.append((line, f"{who}: any_team_agent needs the queue's 'team'"))
+            if overflow is not None and overflow == str(name):
+                problems.append((line, f"{who}: a queue cannot overflow to itself"))
+            elif overflow is not None and overflow not in queues:
+                problems.append((line, f"{who}: overflow to unknown queue {overflow!r}"))
+            previous_after, previous_terminal = after, overflow is not None or outcome is not None
+            overflow_of.pop(str(name), None)
+            if overflow is not None:
+                overflow_of[str(name)] = overflow
+    problems.extend(_overflow_cycles(doc, overflow_of))
+    return problems
 
 
-def _overflow_cycles(queues: dict[str, QueuePolicy], where: str) -> list[str]:
+def _overflow_cycles(doc, overflow_of: dict[str, str]) -> list[tuple[int, str]]:
     # A cycle would bounce a caller between queues forever; each overflow must lead somewhere final.
     problems = []
-    for start in queues:
+    for start in overflow_of:
         seen, name = [start], start
-        while True:
-            step = queues[name].terminal_step
-            nxt = step.overflow if step is not None else None
-            if nxt is None or nxt not in queues:
-                break
+        while (nxt := overflow_of.get(name)) is not None and nxt != name:
             if nxt in seen:
                 if nxt == start:
-                    problems.append(f"{where}: queue {start}: overflow cycle {' -> '.join(seen + [nxt])}")
+                    problems.append((line_at(doc, ("queues", start)),
+                                     f"queue {start}: overflow cycle {' -> '.join(seen + [nxt])}"))
                 break
             seen.append(nxt)
             name = nxt
     return problems
-
-
-def _proficiency(value, node, what, problem) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not MIN_PROFICIENCY <= value <= MAX_PROFICIENCY:
-        problem(node, f"{what} must be an integer {MIN_PROFICIENCY}..{MAX_PROFICIENCY}, got {value!r}")
-        return MIN_PROFICIENCY
-    return value
-
-
-def _number(value) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    return float(value)

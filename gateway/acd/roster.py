@@ -17,21 +17,14 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pydantic import ValidationError
+
 from gateway.acd.errors import RosterError
-from gateway.acd.yaml_lines import YamlFileError, line_of, load_yaml_with_lines
+from gateway.acd.schema import ISO_639_1, MAX_PROFICIENCY, MIN_PROFICIENCY, AgentEntry, RosterFile, TeamEntry
+from gateway.yamlfile import YamlFileError, field_value, issues, line_at, load_yaml
 
-MIN_PROFICIENCY = 1
-MAX_PROFICIENCY = 10
-
-# ISO 639-1: the codes a caller's language (from the IVR) and an agent's languages use.
-ISO_639_1 = frozenset("""
-aa ab ae af ak am an ar as av ay az ba be bg bh bi bm bn bo br bs ca ce ch co cr cs cu cv cy
-da de dv dz ee el en eo es et eu fa ff fi fj fo fr fy ga gd gl gn gu gv ha he hi ho hr ht hu
-hy hz ia id ie ig ii ik io is it iu ja jv ka kg ki kj kk kl km kn ko kr ks ku kv kw ky la lb
-lg li ln lo lt lu lv mg mh mi mk ml mn mr ms mt my na nb nd ne ng nl nn no nr nv ny oc oj om
-or os pa pi pl ps pt qu rm rn ro ru rw sa sc sd se sg si sk sl sm sn so sq sr ss st su sv sw
-ta te tg th ti tk tl tn to tr ts tt tw ty ug uk ur uz ve vi vo wa wo xh yi yo za zh zu
-""".split())
+__all__ = ["Agent", "ISO_639_1", "MAX_PROFICIENCY", "MIN_PROFICIENCY", "Roster", "Team", "load_roster",
+           "parse_roster"]
 
 
 @dataclass(frozen=True)
@@ -91,127 +84,103 @@ class Roster:
 
 def load_roster(path: str | os.PathLike) -> Roster:
     """Read and validate a roster file; raises RosterError listing every problem."""
-    path = Path(path)
     try:
-        doc = load_yaml_with_lines(path)
+        doc = load_yaml(path)
     except YamlFileError as exc:
         raise RosterError([str(exc)]) from None
-    return parse_roster(doc, str(path))
+    return parse_roster(doc, str(Path(path)))
 
 
 def parse_roster(doc, where: str) -> Roster:
-    problems: list[str] = []
-
-    def problem(node, message: str) -> None:
-        problems.append(f"{where}:{line_of(node)}: {message}")
-
+    """Every problem is reported at once, in file order, each on its team's or agent's line."""
     if not isinstance(doc, dict):
         raise RosterError([f"{where}:1: expected a mapping with 'teams' and 'agents'"])
-    for key in doc:
-        if key not in ("teams", "agents"):
-            problem(doc, f"unknown top-level key {key!r} (known: agents, teams)")
-    teams = _parse_teams(doc.get("teams"), doc, problem)
-    agents = _parse_agents(doc.get("agents"), doc, {t.id for t in teams}, problem)
+    problems: list[tuple[int, str]] = []
+    try:
+        model = RosterFile.model_validate(doc)
+    except ValidationError as exc:
+        model = None
+        problems += [(line_at(doc, issue.loc[:2]), _explain(issue, doc)) for issue in issues(exc)]
+    problems += _check_across_entries(doc)
     if problems:
-        raise RosterError(problems)
-    return Roster(teams=tuple(teams), agents=tuple(agents), path=where)
+        problems.sort(key=lambda p: p[0])
+        raise RosterError([f"{where}:{line}: {message}" for line, message in problems])
+    teams = tuple(Team(t.id, t.name or t.id, t.supervisor) for t in model.teams)
+    agents = tuple(Agent(a.id, a.name or a.id, a.endpoint, a.team, a.languages, dict(a.skills)) for a in model.agents)
+    return Roster(teams=teams, agents=agents, path=where)
 
 
-def _parse_teams(raw, doc, problem) -> list[Team]:
-    if not isinstance(raw, list) or not raw:
-        problem(doc, "'teams' must be a non-empty list")
-        return []
-    teams, seen = [], set()
-    for node in raw:
-        if not isinstance(node, dict):
-            problem(doc, f"team entry {node!r} must be a mapping")
-            continue
-        team_id = _text(node.get("id"))
-        if not team_id:
-            problem(node, "team without an id")
-            continue
-        for key in node:
-            if key not in ("id", "name", "supervisor"):
-                problem(node, f"team {team_id}: unknown key {key!r} (known: id, name, supervisor)")
-        if team_id in seen:
-            problem(node, f"team {team_id}: duplicate team id")
-        seen.add(team_id)
-        teams.append(Team(team_id, _text(node.get("name")) or team_id, _text(node.get("supervisor"))))
-    return teams
+def _entries(doc, key: str) -> list:
+    entries = doc.get(key)
+    return list(enumerate(entries)) if isinstance(entries, list) else []
 
 
-_AGENT_KEYS = ("id", "name", "endpoint", "team", "languages", "skills")
+def _who(doc, loc) -> str:
+    kind = "team" if loc[0] == "teams" else "agent"
+    entry = doc[loc[0]][loc[1]]
+    entry_id = field_value(TeamEntry if kind == "team" else AgentEntry, "id", entry)
+    return f"{kind} {entry_id}" if entry_id else f"{kind} #{loc[1] + 1}"
 
 
-def _parse_agents(raw, doc, team_ids: set[str], problem) -> list[Agent]:
-    if not isinstance(raw, list) or not raw:
-        problem(doc, "'agents' must be a non-empty list")
-        return []
-    agents: list[Agent] = []
-    ids: dict[str, int] = {}
+def _explain(issue, doc) -> str:
+    loc, kind = issue.loc, issue.type
+    if len(loc) == 1:
+        if kind == "extra_forbidden":
+            return f"unknown top-level key {loc[0]!r} (known: agents, teams)"
+        return f"'{loc[0]}' must be a non-empty list"
+    if len(loc) == 2:
+        return f"{'team' if loc[0] == 'teams' else 'agent'} entry {issue.input!r} must be a mapping"
+    who, key = _who(doc, loc), loc[2]
+    model = TeamEntry if loc[0] == "teams" else AgentEntry
+    if kind == "extra_forbidden":
+        return f"{who}: unknown key {key!r} (known: {', '.join(model.model_fields)})"
+    if key == "id" and kind == "missing":
+        return f"{loc[0][:-1]} without an id"
+    if key == "endpoint" and kind == "missing":
+        return f"{who}: missing endpoint (the PJSIP endpoint, e.g. 1001)"
+    if key == "languages":
+        if len(loc) > 3:
+            return f"{who}: unknown language code {issue.input!r} (use ISO 639-1, e.g. tr, en)"
+        return f"{who}: 'languages' must be a non-empty list of ISO 639-1 codes, e.g. [tr, en]"
+    if key == "skills":
+        if len(loc) > 4:  # (..., skill, '[key]'): the skill's name itself
+            return f"{who}: {loc[3]!r} is not a skill name (letters, digits, _ and -)"
+        if len(loc) == 4:
+            return (f"{who}: proficiency for {str(loc[3])!r} must be an integer "
+                    f"{MIN_PROFICIENCY}..{MAX_PROFICIENCY}, got {issue.input!r}")
+        return f"{who}: 'skills' must be a non-empty mapping of skill to proficiency, e.g. {{billing: 9}}"
+    if kind == "missing":
+        return f"{who}: missing {key}"
+    return f"{who}: {key}: {issue.message}"
+
+
+def _check_across_entries(doc) -> list[tuple[int, str]]:
+    """Ids and endpoints are unique and teams exist: checked on each entry's valid fields,
+    so a broken entry does not hide the others' problems."""
+    problems = []
+    team_ids: set[str] = set()
+    for i, entry in _entries(doc, "teams"):
+        team_id = field_value(TeamEntry, "id", entry)
+        if team_id in team_ids:
+            problems.append((line_at(doc, ("teams", i)), f"team {team_id}: duplicate team id"))
+        elif team_id:
+            team_ids.add(team_id)
+    first_line: dict[str, int] = {}
     endpoints: dict[str, str] = {}
-    for node in raw:
-        if not isinstance(node, dict):
-            problem(doc, f"agent entry {node!r} must be a mapping")
-            continue
-        agent_id = _text(node.get("id"))
+    for i, entry in _entries(doc, "agents"):
+        agent_id = field_value(AgentEntry, "id", entry)
         if not agent_id:
-            problem(node, "agent without an id")
             continue
-        who = f"agent {agent_id}"
-        for key in node:
-            if key not in _AGENT_KEYS:
-                problem(node, f"{who}: unknown key {key!r} (known: {', '.join(_AGENT_KEYS)})")
-        if agent_id in ids:
-            problem(node, f"{who}: duplicate agent id (first on line {ids[agent_id]})")
-        ids.setdefault(agent_id, line_of(node))
-        endpoint = _text(node.get("endpoint"))
-        if not endpoint:
-            problem(node, f"{who}: missing endpoint (the PJSIP endpoint, e.g. 1001)")
-        elif endpoint in endpoints:
-            problem(node, f"{who}: endpoint {endpoint} is already agent {endpoints[endpoint]}'s")
-        else:
+        line, who = line_at(doc, ("agents", i)), f"agent {agent_id}"
+        if agent_id in first_line:
+            problems.append((line, f"{who}: duplicate agent id (first on line {first_line[agent_id]})"))
+        first_line.setdefault(agent_id, line)
+        endpoint = field_value(AgentEntry, "endpoint", entry)
+        if endpoint in endpoints:
+            problems.append((line, f"{who}: endpoint {endpoint} is already agent {endpoints[endpoint]}'s"))
+        elif endpoint:
             endpoints[endpoint] = agent_id
-        team = _text(node.get("team"))
-        if team not in team_ids:
-            problem(node, f"{who}: unknown team {team!r} (teams: {', '.join(sorted(team_ids))})")
-        languages = _parse_languages(node.get("languages"), node, who, problem)
-        skills = _parse_skills(node.get("skills"), node, who, problem)
-        agents.append(Agent(agent_id, _text(node.get("name")) or agent_id, endpoint, team, languages, skills))
-    return agents
-
-
-def _parse_languages(raw, node, who, problem) -> tuple[str, ...]:
-    if isinstance(raw, str):
-        raw = [raw]
-    if not isinstance(raw, list) or not raw:
-        problem(node, f"{who}: 'languages' must be a non-empty list of ISO 639-1 codes, e.g. [tr, en]")
-        return ()
-    languages = []
-    for code in raw:
-        code_text = _text(code).lower()
-        if code_text not in ISO_639_1:
-            problem(node, f"{who}: unknown language code {code!r} (use ISO 639-1, e.g. tr, en)")
-        elif code_text not in languages:
-            languages.append(code_text)
-    return tuple(languages)
-
-
-def _parse_skills(raw, node, who, problem) -> dict[str, int]:
-    if not isinstance(raw, dict) or not raw:
-        problem(node, f"{who}: 'skills' must be a non-empty mapping of skill to proficiency, e.g. {{billing: 9}}")
-        return {}
-    skills = {}
-    for skill, level in raw.items():
-        name = _text(skill)
-        if isinstance(level, bool) or not isinstance(level, int) or not MIN_PROFICIENCY <= level <= MAX_PROFICIENCY:
-            problem(node, f"{who}: proficiency for {name!r} must be an integer "
-                          f"{MIN_PROFICIENCY}..{MAX_PROFICIENCY}, got {level!r}")
-            continue
-        skills[name] = level
-    return skills
-
-
-def _text(value) -> str:
-    # YAML reads `endpoint: 1001` as an int; ids and endpoints are strings.
-    return "" if value is None else str(value).strip()
+        team = field_value(AgentEntry, "team", entry)
+        if team and team not in team_ids:
+            problems.append((line, f"{who}: unknown team {team!r} (teams: {', '.join(sorted(team_ids))})"))
+    return problems

@@ -21,6 +21,7 @@ from pathlib import Path
 from gateway.ivr.loader import FlowError, FlowProblem, load_flow
 from gateway.ivr.model import (BranchNode, CaseStatusNode, CollectNode, Flow, LanguageNode, Node, PlayNode,
                                ReturnNode, RouteNode, SubflowNode)
+from gateway.yamlfile import YamlFileError, load_yaml
 
 log = logging.getLogger(__name__)
 
@@ -327,35 +328,24 @@ def queue_problems(flow: Flow, known_queues: set[str]) -> list[FlowProblem]:
 
 def acd_queues(path: str | os.PathLike) -> set[str] | None:
     """Queue names in the ACD's queues.yaml, or None when there is none to read."""
-    import yaml
-
     try:
-        with open(path, encoding="utf-8") as fh:
-            doc = yaml.safe_load(fh) or {}
-    except (OSError, yaml.YAMLError) as exc:
-        log.debug("queue configuration %s not readable: %r", path, exc)
+        doc = load_yaml(path)
+    except YamlFileError as exc:
+        log.debug("queue configuration %s not readable: %s", path, exc)
         return None
     queues = doc.get("queues") if isinstance(doc, dict) else None
-    return set(queues) if isinstance(queues, dict) else None
+    return {str(name) for name in queues} if isinstance(queues, dict) else None
 
 
 def roster_skills(path: str | os.PathLike) -> set[str] | None:
     """Every skill some agent has, or None when there is no readable roster."""
     if not Path(path).is_file():
         return None
-    try:
-        from gateway.acd.roster import load_roster
-    except Exception as exc:  # the ACD package is absent or mid-change: read the YAML ourselves
-        log.debug("gateway.acd.roster not importable (%r); reading the roster's YAML", exc)
-        load_roster = None
-    if load_roster is not None:
-        try:
-            return set(load_roster(path).all_skills())
-        except Exception as exc:  # a broken roster is the ACD's problem to report; say so and go on
-            log.warning("roster %s not readable: %s", path, exc)
-            return None
-    import yaml
+    from gateway.acd.errors import RosterError  # the ACD's file, read the ACD's way; imported late: optional
+    from gateway.acd.roster import load_roster
 
-    with open(path, encoding="utf-8") as fh:
-        doc = yaml.safe_load(fh) or {}
-    return {skill for agent in doc.get("agents") or [] for skill in (agent.get("skills") or {})}
+    try:
+        return set(load_roster(path).all_skills())
+    except RosterError as exc:  # a broken roster is the ACD's problem to report; say so and go on
+        log.warning("roster %s not readable: %s", path, exc)
+        return None

@@ -20,32 +20,25 @@ A flow file looks like this (see ivr_flows/main.yaml for a whole one):
       welcome: {type: play, prompt: ctigw/welcome, next: main_menu}
       ...
 
-Node kinds and their keys are listed in FIELDS below. The loader reports all problems it
-finds in one go (FlowError.problems), not just the first.
+Node kinds and their keys are the models in schema.py (docs/schemas/flow.schema.json). The
+loader reports all problems it finds in one go (FlowError.problems), not just the first, in
+file order: the file's own problems, then nodes that go nowhere.
 """
 from __future__ import annotations
 
-import datetime as dt
 import os
-import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
-import yaml
+from pydantic import ValidationError
 
 from gateway.ivr import hours
-from gateway.ivr.model import (DEFAULT_TIER_PRIORITY, DTMF_DIGITS, NODE_KINDS, CallbackNode,
-                               Condition, Flow, HoursNode, LanguageNode, Node, PromptText, RouteNode,
-                               Schedule, SubflowNode)
-from gateway.ivr.validation import CRM_CHECKS
-from gateway.ivr.yaml_marks import DuplicateKeyError, MarkedList, MarkedMap, load_marked
+from gateway.ivr.model import DEFAULT_TIER_PRIORITY, NODE_KINDS, Condition, Flow, Node, PromptText, Schedule, \
+    SubflowNode
+from gateway.ivr.schema import DEFAULT_LANGUAGES, NODE_FIELDS, TIERS, TOP_LEVEL, BranchNode, FlowFile, MenuNode
+from gateway.yamlfile import YamlFileError, field_value, issues, line_at, parse_yaml, position_at, value_at
 
 FLOW_SUFFIXES = (".yaml", ".yml")
-TIERS = ("platinum", "gold", "silver", "bronze", "none")
-_SOUND_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_\-./]*$")
-_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]*$")
-_LANGUAGE = re.compile(r"^[a-z]{2,3}(_[A-Za-z]{2})?$")
 
 
 @dataclass(frozen=True)
@@ -65,496 +58,224 @@ class FlowError(ValueError):
         super().__init__("\n".join(str(p) for p in problems))
 
 
-class _Bad(ValueError):
-    """A value that does not fit its key; the message says what was expected."""
-
-
-# --- value parsers: (value, context) -> python value; raise _Bad -----------------------------
-
-def _sounds(value, ctx) -> tuple[str, ...]:
-    items = value if isinstance(value, list) else [value]
-    out = []
-    for item in items:
-        if not isinstance(item, str) or not _SOUND_NAME.match(item) or "." in item.rsplit("/", 1)[-1]:
-            raise _Bad(f"{item!r} is not an Asterisk sound name (like vm-goodbye or ctigw/welcome, no extension)")
-        out.append(item)
-    return tuple(out)
-
-
-def _node_ref(value, ctx) -> str:
-    if not isinstance(value, str) or not value:
-        raise _Bad(f"expected a node id, got {value!r}")
-    ctx.refs.append((ctx.node_id, ctx.line, value))
-    return value
-
-
-def _int(low: int, high: int) -> Callable:
-    def parse(value, ctx):
-        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-            raise _Bad(f"expected a whole number from {low} to {high}, got {value!r}")
-        return value
-    return parse
-
-
-def _seconds(value, ctx) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 120:
-        raise _Bad(f"expected seconds (0 < s <= 120), got {value!r}")
-    return float(value)
-
-
-def _bool(value, ctx) -> bool:
-    if not isinstance(value, bool):
-        raise _Bad(f"expected true or false, got {value!r}")
-    return value
-
-
-def _text(value, ctx) -> str:
-    if not isinstance(value, (str, int)) or isinstance(value, bool) or str(value) == "":
-        raise _Bad(f"expected text, got {value!r}")
-    return str(value)
-
-
-def _digit(value, ctx) -> str:
-    digit = str(value) if isinstance(value, (int, str)) and not isinstance(value, bool) else None
-    if digit is None or len(digit) != 1 or digit not in DTMF_DIGITS:
-        raise _Bad(f"{value!r} is not one DTMF key (0-9, \"*\", \"#\")")
-    return digit
-
-
-def _language(value, ctx) -> str:
-    if not isinstance(value, str) or value not in ctx.languages:
-        raise _Bad(f"{value!r} is not one of the flow's languages {list(ctx.languages)}")
-    return value
-
-
-def _digit_map(value_parser) -> Callable:
-    def parse(value, ctx):
-        if not isinstance(value, MarkedMap) or not value:
-            raise _Bad("expected a mapping of keys to what they do, like {1: billing}")
-        out = {}
-        for key, target in value.items():
-            ctx.line = value.line_of(key)
-            out[_digit(key, ctx)] = value_parser(target, ctx)
-        return out
-    return parse
-
-
-def _pattern(value, ctx) -> str:
-    try:
-        re.compile(str(value))
-    except re.error as exc:
-        raise _Bad(f"not a valid regular expression: {exc}") from None
-    return str(value)
-
-
-def _crm_check(value, ctx) -> str:
-    if value not in CRM_CHECKS:
-        raise _Bad(f"unknown CRM check {value!r} (known: {', '.join(CRM_CHECKS)})")
-    return value
-
-
-def _terminator(value, ctx) -> str:
-    if value != "#":
-        raise _Bad("only \"#\" can end digit entry (Asterisk's GET DATA)")
-    return value
-
-
-def _name(value, ctx) -> str:
-    if not isinstance(value, str) or not _NAME.match(value):
-        raise _Bad(f"{value!r} is not a name (letters, digits, _ and -)")
-    return value
-
-
-def _skills(value, ctx) -> tuple[str, ...]:
-    items = value if isinstance(value, list) else [value]
-    if not items or not all(isinstance(s, str) and _NAME.match(s) for s in items):
-        raise _Bad(f"expected a list of skill names, got {value!r}")
-    return tuple(items)
-
-
-def _status_prompts(value, ctx) -> dict[str, tuple[str, ...]]:
-    if not isinstance(value, MarkedMap):
-        raise _Bad("expected a mapping of case status to prompt, like {open: ctigw/case_open}")
-    out = {}
-    for status, sounds in value.items():
-        ctx.line = value.line_of(status)
-        out[str(status)] = _sounds(sounds, ctx)
-    return out
-
-
-def _schedule_ref(value, ctx) -> str:
-    if value not in ctx.schedules:
-        known = ", ".join(ctx.schedules) or "none defined"
-        raise _Bad(f"unknown schedule {value!r} (schedules: {known})")
-    return value
-
-
-def _cases(value, ctx) -> list[tuple[Condition, str]]:
-    if not isinstance(value, MarkedList) or not value:
-        raise _Bad("expected a list of {when: {...}, goto: node}")
-    out = []
-    for i, case in enumerate(value):
-        ctx.line = value.line_of(i)
-        if not isinstance(case, MarkedMap) or set(case) != {"when", "goto"}:
-            raise _Bad("each case needs exactly `when` and `goto`")
-        ctx.line = case.line_of("when")
-        condition = _condition(case["when"], ctx)
-        ctx.line = case.line_of("goto")
-        out.append((condition, _node_ref(case["goto"], ctx)))
-    return out
-
-
-def _condition(value, ctx) -> Condition:
-    if not isinstance(value, MarkedMap) or not value:
-        raise _Bad("`when` needs caller facts, like {known: true, tier: [gold, platinum]}")
-    facts = {}
-    for key, v in value.items():
-        ctx.line = value.line_of(key)
-        if key in ("known", "open_case", "repeat_caller"):
-            facts[key] = _bool(v, ctx)
-        elif key == "tier":
-            tiers = tuple(str(t) if t is not None else "none" for t in (v if isinstance(v, list) else [v]))
-            if not tiers or any(t not in TIERS for t in tiers):
-                raise _Bad(f"tier: expected some of {', '.join(TIERS)}, got {v!r}")
-            facts["tier"] = tiers
-        elif key == "language":
-            facts["language"] = tuple(_language(x, ctx) for x in (v if isinstance(v, list) else [v]))
-        elif key == "queue_wait_over":
-            if not isinstance(v, MarkedMap) or set(v) != {"queue", "seconds"}:
-                raise _Bad("queue_wait_over: expected {queue: name, seconds: 120}")
-            seconds = v["seconds"]
-            if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or seconds < 0:
-                raise _Bad(f"queue_wait_over: seconds must be a number, got {seconds!r}")
-            facts["queue_wait_over"] = (_name(v["queue"], ctx), float(seconds))
-        else:
-            raise _Bad(f"unknown caller fact {key!r} (known: known, tier, language, open_case, "
-                       "repeat_caller, queue_wait_over)")
-    return Condition(**facts)
-
-
-_RETRYING = {
-    "timeout": ("timeout", _seconds),
-    "retries": ("retries", _int(0, 9)),
-    "invalid_prompt": ("invalid_prompt", _sounds),
-    "no_input_prompt": ("no_input_prompt", _sounds),
-    "on_failure": ("on_failure", _node_ref),
-}
-
-# Node kind -> {yaml key: (attribute, parser)}. `prompt` is allowed on every kind.
-FIELDS: dict[str, dict[str, tuple[str, Callable]]] = {
-    "play": {"next": ("next", _node_ref)},
-    "menu": {"choices": ("choices", _digit_map(_node_ref)), **_RETRYING},
-    "collect": {
-        "min_length": ("min_length", _int(1, 32)), "max_length": ("max_length", _int(1, 32)),
-        "terminator": ("terminator", _terminator), "pattern": ("pattern", _pattern), "luhn": ("luhn", _bool),
-        "check": ("check", _crm_check), "sensitive": ("sensitive", _bool), "store": ("store", _name),
-        "next": ("next", _node_ref), **_RETRYING,
-    },
-    "branch": {"cases": ("cases", _cases), "else": ("otherwise", _node_ref)},
-    "hours": {"schedule": ("schedule", _schedule_ref), "open": ("open", _node_ref), "closed": ("closed", _node_ref)},
-    "language": {
-        "choices": ("choices", _digit_map(_language)), "use_caller_language": ("use_caller_language", _bool),
-        "default": ("default", _language), "next": ("next", _node_ref), **_RETRYING,
-    },
-    "case_status": {
-        "intro_prompt": ("intro_prompt", _sounds), "status_prompts": ("status_prompts", _status_prompts),
-        "unknown_status_prompt": ("unknown_status_prompt", _sounds), "none_prompt": ("none_prompt", _sounds),
-        "count_prompt": ("count_prompt", _sounds), "next": ("next", _node_ref), "on_failure": ("on_failure", _node_ref),
-    },
-    "voicemail": {
-        "mailbox": ("mailbox", _text), "record_dir": ("record_dir", _text), "format": ("format", _name),
-        "max_seconds": ("max_seconds", _int(5, 600)), "silence_seconds": ("silence_seconds", _int(0, 60)),
-        "goodbye_prompt": ("goodbye_prompt", _sounds),
-    },
-    "callback": {
-        "accept": ("accept", _digit), "other_number": ("other_number", _digit),
-        "number_prompt": ("number_prompt", _sounds), "confirm_prompt": ("confirm_prompt", _sounds),
-        "min_length": ("min_length", _int(3, 20)), "max_length": ("max_length", _int(3, 20)),
-        "declined": ("declined", _node_ref), **_RETRYING,
-    },
-    "route": {"queue": ("queue", _name), "skills": ("skills", _skills), "language": ("language", _language),
-              "priority": ("priority", _int(0, 100))},
-    "hangup": {},
-    "subflow": {"flow": ("flow", _name), "next": ("next", _node_ref)},
-    "return": {},
-}
-REQUIRED = {
-    "menu": ("choices",), "branch": ("cases",), "hours": ("schedule", "open", "closed"),
-    "language": ("choices",), "route": ("queue",), "subflow": ("flow",), "collect": ("max_length", "prompt"),
-}
-TOP_LEVEL = ("flow", "start", "languages", "default_language", "max_steps", "on_failure", "tier_priority",
-             "defaults", "schedules", "prompts", "nodes", "description")
-
-
-class _Context:
-    """What parsers need while reading one file: where they are and what to check later."""
-
-    def __init__(self, path: str):
-        self.path = path
-        self.problems: list[FlowProblem] = []
-        self.refs: list[tuple[str, int, str]] = []  # (node id, line, target node id)
-        self.node_id = "-"
-        self.line = 1
-        self.languages: tuple[str, ...] = ("tr", "en")
-        self.schedules: dict[str, Schedule] = {}
-
-    def problem(self, line: int, node: str, message: str) -> None:
-        self.problems.append(FlowProblem(self.path, line, node, message))
-
-
 def parse_flow_text(text: str, path: str) -> tuple[Flow | None, list[FlowProblem]]:
     """One file, without its sub-flows. Returns the flow (None if unusable) and its problems."""
-    ctx = _Context(path)
     try:
-        raw = load_marked(text)
-    except DuplicateKeyError as exc:
-        keys = exc.key_path
-        line = exc.problem_mark.line + 1
-        if len(keys) == 2 and keys[0] == "nodes":
-            return None, [FlowProblem(path, line, str(keys[1]), "node id written twice (YAML would keep the last)")]
-        node = str(keys[1]) if len(keys) > 2 and keys[0] == "nodes" else "-"
-        return None, [FlowProblem(path, line, node, f"key {keys[-1]!r} written twice")]
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark else 1
-        message = " ".join(str(getattr(exc, "problem", None) or exc).split())
-        context = getattr(exc, "context", None)
-        if context and getattr(exc, "context_mark", None):
-            message = f"{context} (line {exc.context_mark.line + 1}): {message}"
-        return None, [FlowProblem(path, line, "-", f"not valid YAML: {message}")]
-    if not isinstance(raw, MarkedMap):
+        doc = parse_yaml(text, path)
+    except YamlFileError as exc:
+        return None, [_yaml_problem(exc)]
+    if not isinstance(doc, dict):
         return None, [FlowProblem(path, 1, "-", "a flow file must be a mapping with `start` and `nodes`")]
-    for key in raw:
-        if key not in TOP_LEVEL:
-            ctx.problem(raw.line_of(key), "-", f"unknown key {key!r} (known: {', '.join(TOP_LEVEL)})")
-
-    name = _top(ctx, raw, "flow", _name, Path(path).stem)
-    languages = _top(ctx, raw, "languages", lambda v, c: _language_list(v), ("tr", "en"))
-    ctx.languages = languages
-    default_language = _top(ctx, raw, "default_language", _language, languages[0])
-    max_steps = _top(ctx, raw, "max_steps", _int(10, 10_000), 200)
-    tier_priority = _top(ctx, raw, "tier_priority", lambda v, c: _tier_priority(v), dict(DEFAULT_TIER_PRIORITY))
-    ctx.schedules = _schedules(ctx, raw.get("schedules"), raw.line_of("schedules"))
-    prompt_texts = _prompt_texts(ctx, raw.get("prompts"), raw)
-    defaults = _defaults(ctx, raw.get("defaults"), raw.line_of("defaults"))
-
-    nodes: dict[str, Node] = {}
-    raw_nodes = raw.get("nodes")
-    if not isinstance(raw_nodes, MarkedMap) or not raw_nodes:
-        ctx.problem(raw.line_of("nodes"), "-", "`nodes` must be a mapping of node id to node")
-        raw_nodes = MarkedMap()
-        raw_nodes.key_lines = {}
-    for node_id, raw_node in raw_nodes.items():
-        node = _parse_node(ctx, str(node_id), raw_node, raw_nodes.line_of(node_id), defaults)
-        if node is not None:
-            nodes[str(node_id)] = node
-
-    start = raw.get("start")
-    if start is None:
-        ctx.problem(1, "-", "`start` is missing: name the first node")
-    elif start not in raw_nodes:
-        ctx.problem(raw.line_of("start"), "-", f"start node {start!r} does not exist")
-    on_failure = None
-    if "on_failure" in raw:
-        ctx.node_id, ctx.line = "-", raw.line_of("on_failure")
-        on_failure = _node_ref(raw["on_failure"], ctx) if isinstance(raw["on_failure"], str) else None
-    for node_id, line, target in ctx.refs:
-        if target not in raw_nodes:
-            ctx.problem(line, node_id, f"goes to unknown node {target!r}")
-
-    flow = Flow(
-        name=str(name), path=path, start=str(start), nodes=nodes, languages=languages,
-        default_language=default_language, max_steps=max_steps, on_failure=on_failure,
-        tier_priority=tier_priority, schedules=ctx.schedules, prompt_texts=prompt_texts,
-        start_line=raw.line_of("start"),
-    )
-    return (None if ctx.problems else flow), ctx.problems
-
-
-def _top(ctx: _Context, raw: MarkedMap, key: str, parser, default):
-    if key not in raw:
-        return default
-    ctx.node_id, ctx.line = "-", raw.line_of(key)
+    context = {"languages": field_value(FlowFile, "languages", doc, DEFAULT_LANGUAGES),
+               "schedules": tuple(str(k) for k in doc["schedules"]) if isinstance(doc.get("schedules"), dict) else ()}
     try:
-        return parser(raw[key], ctx)
-    except _Bad as exc:
-        ctx.problem(raw.line_of(key), "-", f"{key}: {exc}")
-        return default
+        model = FlowFile.model_validate(doc, context=context)
+    except ValidationError as exc:
+        model = None
+        problems = _schema_problems(exc, doc, path)
+    else:
+        problems = []
+    problems.extend(_reference_problems(doc, path, context))
+    if problems:
+        return None, problems
+    return _build(model, doc, path), []
 
 
-def _language_list(value) -> tuple[str, ...]:
-    items = value if isinstance(value, list) else [value]
-    if not items or not all(isinstance(x, str) and _LANGUAGE.match(x) for x in items):
-        raise _Bad(f"expected language codes like [tr, en], got {value!r}")
-    return tuple(items)
+def _yaml_problem(exc: YamlFileError) -> FlowProblem:
+    keys = exc.key_path
+    if len(keys) == 2 and keys[0] == "nodes":
+        return FlowProblem(exc.path, exc.line, str(keys[1]), "node id written twice (YAML would keep the last)")
+    if keys:
+        node = str(keys[1]) if len(keys) > 2 and keys[0] == "nodes" else "-"
+        return FlowProblem(exc.path, exc.line, node, exc.message)
+    return FlowProblem(exc.path, exc.line, "-", exc.message)
 
 
-def _tier_priority(value) -> dict[str, int]:
-    if not isinstance(value, MarkedMap) or any(k not in TIERS for k in value) or not all(
-            isinstance(v, int) and not isinstance(v, bool) for v in value.values()):
-        raise _Bad(f"expected {{tier: number}} for tiers {', '.join(TIERS)}")
-    return {**{t: 0 for t in TIERS}, **value}
+# --- the models' findings as file:line: node: message ----------------------------------------
 
-
-def _schedules(ctx: _Context, raw, line: int) -> dict[str, Schedule]:
-    if raw is None:
-        return {}
-    if not isinstance(raw, MarkedMap):
-        ctx.problem(line, "-", "`schedules` must map a schedule name to {timezone, weekly, holidays}")
-        return {}
-    out = {}
-    for name, spec in raw.items():
-        where = raw.line_of(name)
-        if not isinstance(spec, MarkedMap) or "timezone" not in spec or "weekly" not in spec:
-            ctx.problem(where, "-", f"schedule {name}: needs timezone and weekly")
-            continue
-        for key in spec:
-            if key not in ("timezone", "weekly", "holidays"):
-                ctx.problem(spec.line_of(key), "-", f"schedule {name}: unknown key {key!r}")
-        try:
-            hours.check_timezone(spec["timezone"])
-        except ValueError as exc:
-            ctx.problem(spec.line_of("timezone"), "-", f"schedule {name}: {exc}")
-            continue
-        weekly: dict[int, tuple] = {}
-        week = spec["weekly"]
-        if not isinstance(week, MarkedMap):
-            ctx.problem(spec.line_of("weekly"), "-", f"schedule {name}: weekly must map days to hours")
-            continue
-        for days, ranges in week.items():
-            try:
-                parsed = hours.parse_ranges(ranges)
-                for day in hours.parse_days(days):
-                    weekly[day] = parsed
-            except ValueError as exc:
-                ctx.problem(week.line_of(days), "-", f"schedule {name}: {exc}")
-        holidays = set()
-        raw_holidays = spec.get("holidays") or []
-        for i, day in enumerate(raw_holidays if isinstance(raw_holidays, list) else [raw_holidays]):
-            try:
-                holidays.add(day if isinstance(day, dt.date) else dt.date.fromisoformat(str(day)))
-            except ValueError:
-                line_of = getattr(raw_holidays, "line_of", lambda i: spec.line_of("holidays"))
-                ctx.problem(line_of(i), "-", f"schedule {name}: holiday {day!r} is not a date like 2026-01-01")
-        out[str(name)] = Schedule(str(name), str(spec["timezone"]), weekly, frozenset(holidays))
-    return out
-
-
-def _prompt_texts(ctx: _Context, raw, top: MarkedMap) -> dict[str, PromptText]:
-    if raw is None:
-        return {}
-    if not isinstance(raw, MarkedMap):
-        ctx.problem(top.line_of("prompts"), "-", "`prompts` must map ctigw/<name> to {language: text}")
-        return {}
-    out = {}
-    for sound, spec in raw.items():
-        where = raw.line_of(sound)
-        if not isinstance(sound, str) or not sound.startswith("ctigw/") or not _SOUND_NAME.match(sound):
-            ctx.problem(where, "-", f"prompt {sound!r}: prompts with text must be named ctigw/<name>")
-            continue
-        if not isinstance(spec, MarkedMap) or not spec:
-            ctx.problem(where, "-", f"prompt {sound}: expected {{language: text}}")
-            continue
-        neutral = spec.get("neutral", False)
-        if not isinstance(neutral, bool):
-            ctx.problem(spec.line_of("neutral"), "-", f"prompt {sound}: neutral must be true or false")
-        texts = {}
-        for lang, text in spec.items():
-            if lang == "neutral":
-                continue
-            if lang not in ctx.languages:
-                ctx.problem(spec.line_of(lang), "-",
-                            f"prompt {sound}: {lang!r} is not one of the flow's languages {list(ctx.languages)}")
-            elif not isinstance(text, str) or not text.strip():
-                ctx.problem(spec.line_of(lang), "-", f"prompt {sound}: {lang} text is empty")
-            else:
-                texts[lang] = text.strip()
-        if neutral is True and len(texts) != 1:
-            ctx.problem(where, "-", f"prompt {sound}: a neutral prompt has exactly one text")
-        out[sound] = PromptText(sound, texts, where, neutral is True)
-    return out
-
-
-def _defaults(ctx: _Context, raw, line: int) -> dict:
-    if raw is None:
-        return {}
-    if not isinstance(raw, MarkedMap):
-        ctx.problem(line, "-", "`defaults` must be a mapping")
-        return {}
-    out = {}
-    for key, value in raw.items():
-        if key not in _RETRYING or key == "on_failure":
-            ctx.problem(raw.line_of(key), "-", f"defaults: unknown key {key!r} "
-                        "(known: timeout, retries, invalid_prompt, no_input_prompt; on_failure is top level)")
-            continue
-        attr, parser = _RETRYING[key]
-        ctx.node_id, ctx.line = "-", raw.line_of(key)
-        try:
-            out[attr] = parser(value, ctx)
-        except _Bad as exc:
-            ctx.problem(raw.line_of(key), "-", f"defaults: {key}: {exc}")
-    return out
-
-
-def _parse_node(ctx: _Context, node_id: str, raw, line: int, defaults: dict) -> Node | None:
-    if not isinstance(raw, MarkedMap):
-        ctx.problem(line, node_id, "a node must be a mapping with a `type`")
-        return None
-    kind = raw.get("type")
-    if kind not in NODE_KINDS:
-        ctx.problem(raw.line_of("type"), node_id,
-                    f"unknown or missing type {kind!r} (known: {', '.join(NODE_KINDS)})")
-        return None
-    fields = FIELDS[kind]
-    cls = NODE_KINDS[kind]
-    kwargs: dict = {"id": node_id, "line": line}
-    if "invalid_prompt" in fields:
-        kwargs.update({k: v for k, v in defaults.items()})
-    ok = True
-    for key, value in raw.items():
-        if key == "type":
-            continue
-        if key == "prompt":
-            spec = ("prompt", _sounds)
-        elif key in fields:
-            spec = fields[key]
+def _schema_problems(exc: ValidationError, doc: dict, path: str) -> list[FlowProblem]:
+    found: dict[FlowProblem, tuple[int, int]] = {}  # problem -> where it is, for file order
+    for issue in issues(exc):
+        if issue.loc[0] == "nodes" and len(issue.loc) > 1:
+            line, node, message = _node_problem(issue, doc)
         else:
-            ctx.problem(raw.line_of(key), node_id,
-                        f"unknown key {key!r} for a {kind} node (known: {', '.join(['prompt', *fields])})")
-            ok = False
-            continue
-        ctx.node_id, ctx.line = node_id, raw.line_of(key)
-        try:
-            kwargs[spec[0]] = spec[1](value, ctx)
-        except _Bad as exc:
-            ctx.problem(ctx.line, node_id, f"{key}: {exc}")
-            ok = False
-    for key in REQUIRED.get(kind, ()):
-        if key not in raw:
-            ctx.problem(line, node_id, f"a {kind} node needs `{key}`")
-            ok = False
-    if not ok:
-        return None
-    node = cls(**kwargs)
-    _check_node(ctx, node, raw)
-    return node
+            line, node, message = line_at(doc, issue.loc), "-", _file_problem(issue)
+        problem = FlowProblem(path, line, node, message)
+        found.setdefault(problem, (line, position_at(doc, issue.loc)[1]))
+    return sorted(found, key=found.get)
 
 
-def _check_node(ctx: _Context, node: Node, raw: MarkedMap) -> None:
-    """Rules that span several keys of one node."""
-    if hasattr(node, "min_length") and node.min_length > node.max_length:
-        ctx.problem(raw.line_of("min_length"), node.id, "min_length is greater than max_length")
-    if isinstance(node, CallbackNode):
-        if node.other_number and node.other_number == node.accept:
-            ctx.problem(raw.line_of("other_number"), node.id, "other_number uses the same key as accept")
-        if node.other_number and not node.number_prompt:
-            ctx.problem(raw.line_of("other_number"), node.id, "other_number needs a number_prompt")
-    if isinstance(node, LanguageNode) and node.default and "on_failure" in raw:
-        ctx.problem(raw.line_of("on_failure"), node.id, "give either default or on_failure, not both")
-    if isinstance(node, RouteNode) and not node.skills:
-        ctx.problem(node.line, node.id, "a route node needs `skills` (the ACD matches agents on them)")
-    if isinstance(node, HoursNode) and node.open == node.closed:
-        ctx.problem(node.line, node.id, "open and closed go to the same node: the hours check does nothing")
+def _node_problem(issue, doc) -> tuple[int, str, str]:
+    loc, kind_of = issue.loc, issue.type
+    node_id = str(loc[1])
+    raw = value_at(doc, loc[:2])
+    if kind_of in ("union_tag_invalid", "union_tag_not_found"):
+        kind = raw.get("type") if isinstance(raw, dict) else None
+        return line_at(doc, (*loc[:2], "type")), node_id, \
+            f"unknown or missing type {kind!r} (known: {', '.join(NODE_KINDS)})"
+    if len(loc) == 2:
+        return line_at(doc, loc), node_id, "a node must be a mapping with a `type`"
+    kind, rest = loc[2], loc[3:]
+    line = line_at(doc, loc)
+    if not rest:  # a rule across the node's keys
+        return line, node_id, issue.message
+    key = rest[0]
+    if issue.type == "finding":
+        return line, node_id, issue.message
+    if kind_of == "extra_forbidden" and len(rest) == 1:
+        known = [f.alias or name for name, f in NODE_FIELDS[kind].model_fields.items() if name != "type"]
+        known = ["prompt", *[k for k in known if k != "prompt"]]
+        return line, node_id, f"unknown key {key!r} for a {kind} node (known: {', '.join(known)})"
+    if kind_of == "missing" and len(rest) == 1:
+        return line, node_id, f"a {kind} node needs `{key}`"
+    if key == "cases":
+        return line, node_id, f"cases: {_case_problem(issue, rest[1:])}"
+    return line, node_id, f"{key}: {issue.message}"
+
+
+_FACTS = "known, tier, language, open_case, repeat_caller, queue_wait_over"
+
+
+def _case_problem(issue, rest: tuple) -> str:
+    """`rest`: the location below `cases`, e.g. (0, "when", "tier")."""
+    if not rest:
+        return "expected a list of {when: {...}, goto: node}"
+    if len(rest) == 1 or rest[1] not in ("when", "goto") or (
+            len(rest) == 2 and issue.type in ("missing", "extra_forbidden", "model_type")):
+        return "each case needs exactly `when` and `goto`"
+    if rest[1] == "when" and len(rest) > 2:
+        if issue.type == "extra_forbidden":
+            return f"unknown caller fact {rest[2]!r} (known: {_FACTS})"
+        if rest[2] == "queue_wait_over" and issue.type != "value_error":
+            return "queue_wait_over: expected {queue: name, seconds: 120}"
+    return issue.message
+
+
+def _file_problem(issue) -> str:
+    loc, kind_of = issue.loc, issue.type
+    key = loc[0]
+    if kind_of == "extra_forbidden" and len(loc) == 1:
+        return f"unknown key {key!r} (known: {', '.join(TOP_LEVEL)})"
+    if key == "nodes":
+        return "`nodes` must be a mapping of node id to node"
+    if key == "start" and kind_of == "missing":
+        return "`start` is missing: name the first node"
+    if key == "tier_priority":
+        return f"tier_priority: expected {{tier: number}} for tiers {', '.join(TIERS)}"
+    if key == "schedules" and len(loc) > 1:
+        name = loc[1]
+        if len(loc) == 2 or kind_of == "missing":
+            return f"schedule {name}: needs timezone and weekly"
+        if kind_of == "extra_forbidden":
+            return f"schedule {name}: unknown key {loc[2]!r}"
+        return f"schedule {name}: {issue.message}"
+    if key == "prompts" and len(loc) > 1:
+        sound = loc[1]
+        if len(loc) > 2 and loc[2] == "[key]":
+            return issue.message
+        if len(loc) == 2 and kind_of != "finding":
+            return f"prompt {sound}: expected {{language: text}}"
+        return f"prompt {sound}: {issue.message}"
+    if key == "defaults":
+        if len(loc) == 1:
+            return "`defaults` must be a mapping"
+        if kind_of == "extra_forbidden":
+            return (f"defaults: unknown key {loc[1]!r} "
+                    "(known: timeout, retries, invalid_prompt, no_input_prompt; on_failure is top level)")
+        return f"defaults: {loc[1]}: {issue.message}"
+    if len(loc) == 1 and kind_of == "value_error" and issue.message.startswith("`"):
+        return issue.message
+    return f"{key}: {issue.message}"
+
+
+# --- across nodes: checked on every node that is valid by itself ------------------------------
+
+def _reference_problems(doc: dict, path: str, context: dict) -> list[FlowProblem]:
+    raw_nodes = doc.get("nodes") if isinstance(doc.get("nodes"), dict) else {}
+    node_ids = {str(k) for k in raw_nodes}
+    problems = []
+    start = doc.get("start")
+    if isinstance(start, str) and start and start not in node_ids:
+        problems.append(FlowProblem(path, line_at(doc, ("start",)), "-", f"start node {start!r} does not exist"))
+    unknown = []  # (position, problem)
+    for node_id, raw in raw_nodes.items():
+        model = NODE_FIELDS.get(raw.get("type")) if isinstance(raw, dict) else None
+        for where, target in _exits(model, raw, context) if model else ():
+            if target not in node_ids:
+                loc = ("nodes", node_id, *where)
+                unknown.append((position_at(doc, loc), FlowProblem(path, line_at(doc, loc), str(node_id),
+                                                                   f"goes to unknown node {target!r}")))
+    problems += [problem for _, problem in sorted(unknown, key=lambda u: u[0])]
+    on_failure = field_value(FlowFile, "on_failure", doc)
+    if on_failure is not None and on_failure not in node_ids:
+        problems.append(FlowProblem(path, line_at(doc, ("on_failure",)), "-", f"goes to unknown node {on_failure!r}"))
+    return problems
+
+
+_REFERENCES = ("next", "on_failure", "declined", "else", "open", "closed")
+
+
+def _exits(model, raw: dict, context: dict) -> list[tuple[tuple, str]]:
+    """Every node id a node names, each with the keys leading to where it is written. Each
+    key is validated on its own, so a node with other problems still has its exits checked."""
+    out = []
+    if model is MenuNode:
+        out += [(("choices", digit), target) for digit, target in field_value(MenuNode, "choices", raw, {}).items()]
+    if model is BranchNode:
+        cases = field_value(BranchNode, "cases", raw, [], context)
+        out += [(("cases", i, "goto"), case.goto) for i, case in enumerate(cases)]
+    names = {field.alias or name for name, field in model.model_fields.items()}
+    for key in _REFERENCES:
+        target = field_value(model, key, raw) if key in names else None
+        if target:
+            out.append(((key,), target))
+    return out
+
+
+# --- the validated file as the engine's Flow ---------------------------------------------------
+
+def _build(model: FlowFile, doc: dict, path: str) -> Flow:
+    languages = model.languages or DEFAULT_LANGUAGES
+    defaults = model.defaults.model_dump(exclude_unset=True) if model.defaults else {}
+    schedules = {}
+    for name, spec in (model.schedules or {}).items():
+        weekly = {}
+        for days, ranges in spec.weekly.items():
+            parsed = hours.parse_ranges(ranges)
+            for day in hours.parse_days(days):
+                weekly[day] = parsed
+        schedules[name] = Schedule(name, spec.timezone, weekly, frozenset(spec.holidays))
+    prompt_texts = {
+        sound: PromptText(sound, {lang: text.strip() for lang, text in spec.texts.items()},
+                          line_at(doc, ("prompts", sound)), spec.neutral)
+        for sound, spec in (model.prompts or {}).items()
+    }
+    nodes = {node_id: _node(node_id, node, line_at(doc, ("nodes", node_id)), defaults)
+             for node_id, node in model.nodes.items()}
+    return Flow(
+        name=model.flow or Path(path).stem, path=path, start=model.start, nodes=nodes, languages=languages,
+        default_language=model.default_language or languages[0], max_steps=model.max_steps or 200,
+        on_failure=model.on_failure,
+        tier_priority={**{t: 0 for t in TIERS}, **model.tier_priority} if model.tier_priority is not None
+        else dict(DEFAULT_TIER_PRIORITY),
+        schedules=schedules, prompt_texts=prompt_texts, start_line=line_at(doc, ("start",)),
+    )
+
+
+def _node(node_id: str, node, line: int, defaults: dict) -> Node:
+    cls = NODE_KINDS[node.type]
+    kwargs = dict(defaults) if "invalid_prompt" in type(node).model_fields else {}
+    kwargs.update({name: getattr(node, name) for name in node.model_fields_set if name != "type"})
+    if isinstance(node, BranchNode):
+        kwargs["cases"] = [(_condition(case.when), case.goto) for case in node.cases]
+    return cls(id=node_id, line=line, **kwargs)
+
+
+def _condition(when) -> Condition:
+    facts = {name: getattr(when, name) for name in when.model_fields_set}
+    if when.queue_wait_over is not None:
+        facts["queue_wait_over"] = (when.queue_wait_over.queue, float(when.queue_wait_over.seconds))
+    return Condition(**facts)
 
 
 # --- files and sub-flows --------------------------------------------------------------------

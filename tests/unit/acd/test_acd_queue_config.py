@@ -100,3 +100,40 @@ def test_queues_must_fit_the_roster(tmp_path):
         load_queue_config(path, roster=roster)
     assert "queue q: no agent in" in str(caught.value) and "has skill 'astrology'" in str(caught.value)
     assert "queue q: team 'night_shift' is not in" in str(caught.value)
+
+
+def test_a_key_written_twice_is_refused_with_file_and_line(tmp_path):
+    path = write(tmp_path, """
+        queues:
+          a: {skills: [s]}
+          b: {skills: [s]}
+          a: {skills: [t]}
+    """)
+    with pytest.raises(QueueConfigError) as caught:
+        load_queue_config(path)
+    assert caught.value.problems == [f"{path}:5: key 'a' written twice"]
+
+
+def test_values_of_the_wrong_kind_say_what_was_expected(tmp_path):
+    path = write(tmp_path, """
+        priority: {aging_seconds_per_point: "30", tiers: {gold: lots}}
+        defaults: {wrapup_seconds: ten}
+        queues:
+          q:
+            skills: s
+            affinity_wait_seconds: -1
+            relax:
+              - {after: soon, min_proficiency: 3}
+              - {after: 60, any_team_agent: yes, outcome: later}
+    """)
+    with pytest.raises(QueueConfigError) as caught:
+        load_queue_config(path)
+    assert caught.value.problems == [
+        f"{path}:2: priority: aging_seconds_per_point must be a positive number",
+        f"{path}:2: priority: tier 'gold': points must be a number, got 'lots'",
+        f"{path}:3: defaults: wrapup_seconds must be a number >= 0, got 'ten'",
+        f"{path}:6: queue q: affinity_wait_seconds must be a number >= 0, got -1",
+        f"{path}:9: queue q: relax step needs 'after' (seconds of waiting >= 0)",
+        f"{path}:10: queue q: any_team_agent must be true or false",  # YAML 1.2: yes is text
+        f"{path}:10: queue q: outcome must be one of voicemail, callback, got 'later'",
+    ]

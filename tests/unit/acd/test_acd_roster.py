@@ -115,3 +115,38 @@ def test_unreadable_files_name_the_file(tmp_path):
     bad.write_text("teams: [\n  - {id: t\n", encoding="utf-8")
     with pytest.raises(RosterError, match=rf"{bad}:\d+: not valid YAML"):
         load_roster(bad)
+
+
+def test_a_key_written_twice_is_refused_with_file_and_line(tmp_path):
+    path = write(tmp_path, """
+        teams: [{id: t}]
+        agents:
+          - id: "1"
+            endpoint: "1001"
+            team: t
+            languages: [tr]
+            skills: {billing: 5}
+            skills: {billing: 9}
+    """)
+    with pytest.raises(RosterError) as caught:
+        load_roster(path)
+    assert caught.value.problems == [f"{path}:9: key 'skills' written twice"]
+
+
+def test_values_of_the_wrong_kind_say_what_was_expected(tmp_path):
+    path = write(tmp_path, """
+        teams: [{id: t, colour: red}, {id: t}]
+        agents:
+          - {id: "1", endpoint: "1001", team: t, languages: tr, skills: {billing: "9"}}
+          - {id: "2", endpoint: "1002", team: t, languages: [tr], skills: [billing]}
+          - not an agent
+    """)
+    with pytest.raises(RosterError) as caught:
+        load_roster(path)
+    assert caught.value.problems == [
+        f"{path}:2: team t: unknown key 'colour' (known: id, name, supervisor)",
+        f"{path}:2: team t: duplicate team id",
+        f"{path}:4: agent 1: proficiency for 'billing' must be an integer 1..10, got '9'",
+        f"{path}:5: agent 2: 'skills' must be a non-empty mapping of skill to proficiency, e.g. {{billing: 9}}",
+        f"{path}:6: agent entry 'not an agent' must be a mapping",
+    ]

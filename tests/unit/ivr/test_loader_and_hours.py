@@ -106,3 +106,35 @@ async def test_watch_reloads_in_the_background(tmp_path):
         assert registry.get("main").nodes["a"].priority == 2
     finally:
         task.cancel()
+
+
+def test_a_key_written_twice_inside_a_node_names_the_node_and_line():
+    assert problems("start: a\nnodes:\n  a:\n    type: play\n    next: a\n    next: b\n") == [
+        "f.yaml:6: a: key 'next' written twice",
+    ]
+    assert problems("start: a\nstart: b\nnodes:\n  a: {type: hangup}\n") == ["f.yaml:2: -: key 'start' written twice"]
+
+
+def test_values_of_the_wrong_kind_say_what_was_expected():
+    assert problems("""
+start: a
+languages: tr
+max_steps: many
+nodes:
+  a: {type: menu, prompt: welcome.wav, choices: {1: a, x: a}, timeout: 0}
+  b:
+    type: branch
+    cases:
+      - when: {tier: diamond}
+        goto: a
+      - when: {open_case: yes}
+        goto: a
+""") == [
+        "f.yaml:4: -: max_steps: expected a whole number from 10 to 10000, got 'many'",
+        "f.yaml:6: a: prompt: 'welcome.wav' is not an Asterisk sound name (like vm-goodbye or ctigw/welcome, "
+        "no extension)",
+        "f.yaml:6: a: choices: 'x' is not one DTMF key (0-9, \"*\", \"#\")",
+        "f.yaml:6: a: timeout: expected seconds (0 < s <= 120), got 0",
+        "f.yaml:10: b: cases: tier: expected some of platinum, gold, silver, bronze, none, got 'diamond'",
+        "f.yaml:12: b: cases: expected true or false, got 'yes'",
+    ]
