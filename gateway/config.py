@@ -78,6 +78,12 @@ class AcdSettings:
     roster: str = str(PROJECT_ROOT / "agents" / "roster.yaml")
     ring_timeout: int = 15
     wrapup_seconds: int = 10
+    # A failed connect (AMI Redirect) is tried again after 1 s, 2 s, 4 s... (less some jitter);
+    # after connect_attempts failures the caller goes to the fallback queue.
+    connect_attempts: int = 4
+    connect_retry_initial: float = 1.0
+    connect_retry_max: float = 8.0
+    connect_retry_jitter: float = 0.25
 
 
 @dataclass
@@ -200,6 +206,14 @@ def _validate(settings: Settings) -> None:
             raise ConfigError(f"[{section}] port: {port} is not a TCP port")
     if settings.gateway.log_format not in ("text", "json"):
         raise ConfigError(f"[gateway] log_format: expected 'text' or 'json', got {settings.gateway.log_format!r}")
+    from gateway.acd.retry import ConnectRetry  # here: the ACD package is heavy for a config reader
+
+    acd = settings.acd
+    try:
+        ConnectRetry(attempts=acd.connect_attempts, initial=acd.connect_retry_initial,
+                     maximum=acd.connect_retry_max, jitter=acd.connect_retry_jitter)
+    except ValueError as exc:
+        raise ConfigError(f"[acd] {exc}") from None
 
 
 def describe(settings: Settings) -> dict:
