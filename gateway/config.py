@@ -84,6 +84,8 @@ class AcdSettings:
     connect_retry_initial: float = 1.0
     connect_retry_max: float = 8.0
     connect_retry_jitter: float = 0.25
+    # Where a relax step's `outcome: voicemail` records the caller (a folder on the Asterisk host).
+    voicemail_dir: str = "/var/spool/asterisk/ctigw-voicemail"
 
 
 @dataclass

@@ -59,6 +59,27 @@ class CallTracker:
         call.queued_at = self.clock()
         log.info("call %s queued in %s after IVR %s", call.linkedid, queue, " > ".join(call.ivr_path))
 
+    # -- from the ACD's connector: a caller leaving the queue other than to an agent --------
+    def callback_number(self, linkedid: str) -> str | None:
+        """The number to call the caller back on: their own, when the CRM could read it."""
+        call = self.calls.get(linkedid)
+        ani = getattr(getattr(call, "caller", None), "ani", None)
+        return getattr(ani, "e164", None)
+
+    def left_queue(self, linkedid: str, where: str, *, recording: str | None = None,
+                   callback_number: str | None = None) -> None:
+        """The caller went to `where` (voicemail, callback, fallback); the activity says so."""
+        call = self.calls.get(linkedid)
+        if call is None:
+            return
+        call.queue_exit = where
+        if recording:
+            call.ivr_inputs["voicemail"] = recording  # where the IVR's own voicemail puts it too
+        if callback_number:
+            call.ivr_inputs["callback_number"] = callback_number
+        log.info("call %s left queue %s for %s%s", linkedid, call.queue, where,
+                 f" (call back on {callback_number})" if callback_number else "")
+
     async def ivr_finished(self, call: Call) -> None:
         """The AGI handler is done with the call; end it now if the caller already left."""
         call.ivr_running = False
