@@ -14,7 +14,7 @@ from gateway_harness import (activities, at_node, crm_db, ended_call, gateway, l
                              prompts, run, wait_for)
 
 AGENTS_DIR = Path(__file__).resolve().parents[2] / "agents"
-VOICEMAIL_AFTER = 4  # seconds in the billing queue before its relax step sends the caller to voicemail
+OUTCOME_AFTER = 4  # seconds in the billing queue before its relax step takes the caller out
 
 
 def new_number() -> str:
@@ -34,19 +34,27 @@ async def waiting_billing_caller(gw, phones, number: str):
     return call, waiting
 
 
-@pytest.fixture
-def voicemail_queues(rig_settings, tmp_path):
-    """The demo roster and queues, but billing's only relax step is voicemail after a few
-    seconds (listed before `gateway`, which reads [acd] roster and the queues beside it)."""
+def billing_ends_in(outcome: str, rig_settings, tmp_path) -> None:
+    """The demo roster and queues, but billing's only relax step is `outcome` after a few
+    seconds (before the gateway starts: it reads [acd] roster and the queues beside it)."""
     folder = tmp_path / "agents"
     folder.mkdir()
     shutil.copy(AGENTS_DIR / "roster.yaml", folder / "roster.yaml")
     queues = yaml.safe_load((AGENTS_DIR / "queues.yaml").read_text())
-    queues["queues"]["billing"]["relax"] = [{"after": VOICEMAIL_AFTER, "outcome": "voicemail"}]
+    queues["queues"]["billing"]["relax"] = [{"after": OUTCOME_AFTER, "outcome": outcome}]
     queues["defaults"]["announce_every_seconds"] = 0  # no announcement racing the relax step
     (folder / "queues.yaml").write_text(yaml.safe_dump(queues, allow_unicode=True))
     rig_settings.acd.roster = str(folder / "roster.yaml")
-    return queues
+
+
+@pytest.fixture
+def voicemail_queues(rig_settings, tmp_path):
+    billing_ends_in("voicemail", rig_settings, tmp_path)
+
+
+@pytest.fixture
+def callback_queues(rig_settings, tmp_path):
+    billing_ends_in("callback", rig_settings, tmp_path)
 
 
 async def test_a_voicemail_relax_step_records_the_waiting_caller(voicemail_queues, gateway, crm_db, phones,
@@ -58,7 +66,7 @@ async def test_a_voicemail_relax_step_records_the_waiting_caller(voicemail_queue
         return [e for e in ami_probe.events if e.get("Event") == "Newexten" and e.get("Application") == "Record"
                 and e.get("Context") == "ctigw-queue-voicemail" and e.get("Uniqueid") == waiting.caller_uniqueid]
 
-    await wait_for(recording_started, VOICEMAIL_AFTER + 30, "the caller to be recording a message")
+    await wait_for(recording_started, OUTCOME_AFTER + 30, "the caller to be recording a message")
     assert (await gateway.acd.queue_snapshot("billing")).waiting == ()  # out of the queue for good
     await asyncio.sleep(3)  # the caller talks: pjsua2 streams its (null device's) audio into Record
     await call.hangup()
@@ -72,6 +80,24 @@ async def test_a_voicemail_relax_step_records_the_waiting_caller(voicemail_queue
     [row] = await wait_for(lambda: activities(crm_db, ended.linkedid), 10, "activity")
     assert row["outcome"] == "voicemail" and row["queue"] == "billing"
     assert row["ivr_inputs"]["voicemail"] == recording
+
+
+async def test_a_callback_relax_step_records_a_request_on_the_callers_number(callback_queues, gateway, crm_db,
+                                                                             phones, ami_probe):
+    number = new_number()
+    call, waiting = await waiting_billing_caller(gateway, phones, number)
+
+    def told(application):
+        return [e for e in ami_probe.events if e.get("Event") == "Newexten" and e.get("Application") == application
+                and e.get("Context") == "ctigw-queue-callback" and e.get("Uniqueid") == waiting.caller_uniqueid]
+
+    said = await wait_for(lambda: told("SayDigits"), OUTCOME_AFTER + 30, "the caller to hear the number")
+    assert said[0]["AppData"] == number.lstrip("+")  # the number they will be called back on
+    ended = await ended_call(gateway, number, timeout=60)  # the dialplan says goodbye and hangs up
+    assert ended.outcome() == "callback" and ended.ivr_inputs["callback_number"] == number
+    [row] = await wait_for(lambda: activities(crm_db, ended.linkedid), 10, "activity")
+    assert row["outcome"] == "callback" and row["ivr_inputs"]["callback_number"] == number
+    assert (await gateway.acd.queue_snapshot("billing")).waiting == ()
 
 
 class AmiLink:
