@@ -344,6 +344,9 @@ class Acd:
             return
         try:
             await self.connector.connect(call, agent)
+        except (ConnectionError, TimeoutError) as exc:  # the link to Asterisk: retried, no trace needed
+            log.warning("connecting call %s to agent %s failed: %s", call.call_id, agent.id, exc)
+            await self._connect_failed(call, agent)
         except Exception:
             log.exception("connecting call %s to agent %s failed", call.call_id, agent.id)
             await self._connect_failed(call, agent)

@@ -168,8 +168,8 @@ class AmiConnector:
         self._claim(call.channel)
         if await self._leave_queue(call, outcome.kind):
             return
-        log.warning("call %s: AMI is down; the caller goes to the fallback queue as soon as it is back",
-                    call.call_id)
+        log.warning("call %s: AMI is down; the caller leaves the queue (%s, else the fallback queue) as soon "
+                    "as it is back", call.call_id, outcome.kind)
         task = asyncio.get_running_loop().create_task(self._rescue(call, outcome.kind))
         self._rescues.add(task)
         task.add_done_callback(self._rescues.discard)
