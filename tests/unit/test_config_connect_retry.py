@@ -5,7 +5,8 @@ from gateway.config import ConfigError, load_settings
 
 
 def test_connect_retries_can_be_tuned_from_the_environment():
-    settings = load_settings(None, environ={"CTIGW_ACD_CONNECT_ATTEMPTS": "2", "CTIGW_ACD_CONNECT_RETRY_INITIAL": "0.5"})
+    settings = load_settings(None, environ={"CTIGW_ACD_CONNECT_ATTEMPTS": "2",
+                                            "CTIGW_ACD_CONNECT_RETRY_INITIAL": "0.5"})
     assert (settings.acd.connect_attempts, settings.acd.connect_retry_initial) == (2, 0.5)
 
 
