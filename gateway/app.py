@@ -70,7 +70,8 @@ class Gateway:
         self.ami = AmiClient(s.ami.host, s.ami.port, s.ami.username, s.ami.secret, auth=s.ami.auth,
                              keepalive_interval=s.ami.keepalive_interval, action_timeout=s.ami.action_timeout,
                              reconnect_max=s.ami.reconnect_max)
-        self.acd = Acd.from_settings(s, self.redis, connector=ami_bridge.AmiConnector(self.ami, s.acd.ring_timeout))
+        self.connector = ami_bridge.AmiConnector(self.ami, s.acd.ring_timeout, voicemail_dir=s.acd.voicemail_dir)
+        self.acd = Acd.from_settings(s, self.redis, connector=self.connector)
         await self.acd.start()
         self.tracker = CallTracker(
             acd=self.acd,
@@ -78,6 +79,7 @@ class Gateway:
             record_activity=self._record_activity,
             screen_pop=self.desk.screen_pop,
         )
+        self.connector.calls = self.tracker  # callers leaving the queue show in their activity
         self.cards = CallCards(self.redis, s.redis.key_prefix, s.gateway.instance)
         adopter = CallAdopter(cards=self.cards, tracker=self.tracker, acd=self.acd, lookup=self.crm.lookup,
                               ami=self.ami, clock=time.time)

@@ -109,12 +109,24 @@ class AcdSettings(_Section):
     # not refreshed its liveness mark in Asterisk for this long (telephony_conf: ctigw-hold).
     hold_grace: Annotated[int, Field(gt=0)] = 20
     hold_slice: Annotated[int, Field(gt=0)] = 5  # seconds of music between two checks of the mark
+    # A failed connect (AMI Redirect) is tried again after 1 s, 2 s, 4 s... (less some jitter);
+    # after connect_attempts failures the caller goes to the fallback queue.
+    connect_attempts: int = 4
+    connect_retry_initial: float = 1.0
+    connect_retry_max: float = 8.0
+    connect_retry_jitter: float = 0.25
+    # Where a relax step's `outcome: voicemail` records the caller (a folder on the Asterisk host).
+    voicemail_dir: str = "/var/spool/asterisk/ctigw-voicemail"
 
     @model_validator(mode="after")
-    def _grace_outlasts_two_slices(self):
+    def _rules_across_keys(self):
         # Otherwise one late refresh of the mark would already send waiting callers away.
         if self.hold_grace < 2 * self.hold_slice:
             raise ValueError(f"hold_grace ({self.hold_grace}) must be at least twice hold_slice ({self.hold_slice})")
+        from gateway.acd.retry import ConnectRetry  # here: the ACD package is heavy for a config reader
+
+        ConnectRetry(attempts=self.connect_attempts, initial=self.connect_retry_initial,
+                     maximum=self.connect_retry_max, jitter=self.connect_retry_jitter)  # raises ValueError
         return self
 
 

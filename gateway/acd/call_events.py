@@ -75,9 +75,10 @@ def call_over(wrapup_for: Callable[[str], float]) -> Decide:
     return decide
 
 
-def connect_failed(agent_id: str, max_failures: int) -> Decide:
+def connect_failed(agent_id: str, max_failures: int, retry_delay: Callable[[int], float]) -> Decide:
     """The call layer could not put the call through: the agent is free again; the call goes
-    back to the head of its queue, or leaves it after `max_failures` attempts."""
+    back to the head of its queue, not to be offered again for `retry_delay(failures)` seconds,
+    or leaves it after `max_failures` attempts."""
     def decide(call, agent, now):
         if not _offered_to(call, agent_id, (CallState.RESERVED,)):
             return None
@@ -85,6 +86,7 @@ def connect_failed(agent_id: str, max_failures: int) -> Decide:
         failures = call.connect_failures + 1
         if failures >= max_failures:
             return Change(agent_write, CallWrite(call, None, removed_reason="connect_failed"))
-        retry = call.advanced(state=CallState.WAITING, agent_id=None, connect_failures=failures)
+        retry = call.advanced(state=CallState.WAITING, agent_id=None, connect_failures=failures,
+                              retry_at=now + retry_delay(failures))
         return Change(agent_write, CallWrite(call, retry, at_head=True))
     return decide

@@ -6,7 +6,8 @@ agent" without a round trip. The decision itself is matching.best_agent / best_c
 
 Versions keep it honest: a change older than what the index holds is ignored (an event can
 arrive after our own newer write). While a reservation is in flight, the agent and the call
-are held: the index does not offer them again, whatever echoes arrive meanwhile.
+are held: the index does not offer them again, whatever echoes arrive meanwhile. A call
+whose connect failed is not offered until its retry time (QueuedCall.retry_at).
 """
 from __future__ import annotations
 
@@ -268,6 +269,8 @@ class DispatchIndex:
         return req
 
     def best_agent_for(self, call: QueuedCall, now: float) -> Agent | None:
+        if call.retry_at > now:
+            return None  # a failed connect's backoff: the ticker places it when that is over
         req = self.requirements(call, now)
         return matching.best_agent(req, self._candidates(req))
 
@@ -306,12 +309,14 @@ class DispatchIndex:
                 if call_id in held:
                     continue
                 call = calls[call_id]
+                if call.retry_at > now:
+                    continue
                 req = self.requirements(call, now)
                 if matching.is_eligible(agent, req):
                     yield call, req
                     break
         for call_id in self._awaiting_agent.get(agent.id, ()):
-            if call_id not in held:
+            if call_id not in held and calls[call_id].retry_at <= now:
                 call = calls[call_id]
                 yield call, self.requirements(call, now)
 

@@ -69,6 +69,7 @@ class QueuedCall:
     version: int = 1
     rona_agents: tuple[str, ...] = ()
     connect_failures: int = 0
+    retry_at: float = 0.0  # after a failed connect: not offered to an agent before this time
     overflowed_from: str | None = None
 
     def advanced(self, **changes) -> "QueuedCall":
@@ -98,7 +99,7 @@ class QueuedCall:
                              "repeat_caller": c.repeat_caller, "has_open_case": c.has_open_case},
                 "owner": self.owner, "state": self.state.value, "agent_id": self.agent_id, "version": self.version,
                 "rona_agents": list(self.rona_agents), "connect_failures": self.connect_failures,
-                "overflowed_from": self.overflowed_from}
+                "retry_at": self.retry_at, "overflowed_from": self.overflowed_from}
 
     @classmethod
     def from_event(cls, data: Mapping[str, Any]) -> "QueuedCall":
@@ -118,6 +119,8 @@ class QueueOutcome:
     kind "overflow": the ACD moved the call to `target_queue` itself (informational).
     kind "voicemail" / "callback": the ACD has taken the call out of its queue; the call
     layer sends the caller to voicemail or records a callback request.
+    kind "connect_failed": every connect attempt failed and the call has left its queue; the
+    call layer sends the caller to its fallback.
     """
 
     kind: str

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random as _random
 import time
 from typing import Any, Callable, Mapping
 
@@ -28,6 +29,7 @@ from gateway.acd.feed import EventFeed
 from gateway.acd.index import DispatchIndex
 from gateway.acd.model import CallState, CustomerFacts, QueuedCall, QueueOutcome, QueueSnapshot, WaitingCallView
 from gateway.acd.queue_config import QueueConfig, load_queue_config, queue_config_path_for
+from gateway.acd.retry import ConnectRetry
 from gateway.acd.roster import Agent, Roster, load_roster
 from gateway.acd.states import AgentState, AgentStatus
 from gateway.acd.store import AcdStore, CallWrite
@@ -37,7 +39,6 @@ from gateway.acd.waiting import WaitingCalls
 
 log = logging.getLogger(__name__)
 
-MAX_CONNECT_FAILURES = 3  # then the call leaves the queue with outcome "connect_failed"
 OFFER_GRACE_SECONDS = 15.0  # beyond the ring timeout, before a silent offer is taken back
 
 
@@ -45,7 +46,8 @@ class Acd:
     def __init__(self, redis, roster: Roster, queues: QueueConfig, *, connector=None, key_prefix: str = "ctigw",
                  instance: str = "gw1", clock: Callable[[], float] = time.time, ring_timeout: float = 15.0,
                  dispatch: bool = True, roster_path: str | None = None, queues_path: str | None = None,
-                 default_wrapup_seconds: float = 10.0):
+                 default_wrapup_seconds: float = 10.0, connect_retry: ConnectRetry = ConnectRetry(),
+                 random: Callable[[], float] = _random.random):
         queues.check_against(roster)
         self.instance = instance
         self.clock = clock
@@ -55,6 +57,8 @@ class Acd:
         self.roster_path = roster_path
         self.queues_path = queues_path
         self.default_wrapup_seconds = default_wrapup_seconds
+        self.connect_retry = connect_retry  # after connect_retry.attempts failures: "connect_failed"
+        self._random = random  # the retry delays' jitter
         self.store = AcdStore(redis, key_prefix, instance)
         self.index = DispatchIndex(roster, queues)
         self.writer = StateWriter(self.store, self.index, clock)
@@ -77,7 +81,11 @@ class Acd:
         queues = load_queue_config(queues_path, default_wrapup_seconds=settings.acd.wrapup_seconds, roster=roster)
         options = dict(connector=connector, key_prefix=settings.redis.key_prefix, instance=settings.gateway.instance,
                        ring_timeout=settings.acd.ring_timeout, roster_path=roster_path, queues_path=queues_path,
-                       default_wrapup_seconds=settings.acd.wrapup_seconds)
+                       default_wrapup_seconds=settings.acd.wrapup_seconds,
+                       connect_retry=ConnectRetry(attempts=settings.acd.connect_attempts,
+                                                  initial=settings.acd.connect_retry_initial,
+                                                  maximum=settings.acd.connect_retry_max,
+                                                  jitter=settings.acd.connect_retry_jitter))
         options.update(overrides)
         return cls(redis, roster, queues, **options)
 
@@ -336,22 +344,31 @@ class Acd:
             return
         try:
             await self.connector.connect(call, agent)
+        except (ConnectionError, TimeoutError) as exc:  # the link to Asterisk: retried, no trace needed
+            log.warning("connecting call %s to agent %s failed: %s", call.call_id, agent.id, exc)
+            await self._connect_failed(call, agent)
         except Exception:
             log.exception("connecting call %s to agent %s failed", call.call_id, agent.id)
             await self._connect_failed(call, agent)
 
     async def _connect_failed(self, booked: QueuedCall, agent: Agent) -> None:
-        done = await self.writer.settle(booked.call_id, call_events.connect_failed(agent.id, MAX_CONNECT_FAILURES),
-                                        agent_id=agent.id)
+        # The call waits out a backoff before its next attempt (QueuedCall.retry_at); the tick
+        # matches it again once that is over, so nothing here waits for it.
+        retry = self.connect_retry
+        decide = call_events.connect_failed(agent.id, retry.attempts, lambda n: retry.delay(n, self._random))
+        done = await self.writer.settle(booked.call_id, decide, agent_id=agent.id)
         if done is None:
             return
         if done.call.new is None:
+            log.error("call %s: %d connect attempts failed; it leaves queue %s", booked.call_id, retry.attempts,
+                      booked.queue)
             self._forget_call(booked.call_id)
             await self.waiting.offer_outcome(booked, QueueOutcome("connect_failed", booked.call_id, booked.queue))
+        else:
+            log.warning("call %s: connect attempt %d failed; next attempt in %.1f s", booked.call_id,
+                        done.call.new.connect_failures, done.call.new.retry_at - self.clock())
         if done.freed_agent is not None:
-            await self._dispatch_agent(agent.id)
-        if done.call.new is not None:
-            await self._dispatch_call(booked.call_id)
+            await self._dispatch_agent(agent.id)  # the agent may take another call meanwhile
 
     # -- events from every instance -----------------------------------------------------
     async def _on_event(self, event: Event) -> None:

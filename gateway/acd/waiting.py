@@ -74,8 +74,9 @@ class WaitingCalls:
                 await self.announce(current, now)
 
     def _requirements_key(self, call: QueuedCall, now: float) -> tuple:
+        # A failed connect's backoff ending counts as a change: the call is matched again then.
         req = self.index.requirements(call, now)
-        return (call.queue, req.stage, req.only_agent)
+        return (call.queue, req.stage, req.only_agent, call.retry_at > now)
 
     async def _end_of_the_road(self, call: QueuedCall, step: RelaxStep, now: float) -> None:
         waited = round(now - call.queue_entered_at, 3)

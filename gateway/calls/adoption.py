@@ -123,7 +123,7 @@ class CallAdopter:
             elif queued is None and channel.get("Context") in HOLD_CONTEXTS:
                 # On hold but not in the queue any more: nobody would ever fetch them.
                 self.tracker.adopt(call)
-                call.fallback_reason = "not_queued_after_restart"
+                call.queue_exit = "fallback"
                 await self._to_fallback(channel, "its queue entry is gone")
                 report.sent_to_fallback += 1
             else:

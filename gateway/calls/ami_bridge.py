@@ -9,13 +9,20 @@ import logging
 import math
 import time
 import weakref
+from typing import Protocol
 
+from gateway.ami.errors import AmiNotConnected, AmiTimeout
 from gateway.calls.events import CallTransferred, ChannelHungUp, DialFinished, DialStarted, HoldChanged
 
 log = logging.getLogger(__name__)
 
 CONNECT_CONTEXT = "ctigw-connect"
 ANNOUNCE_CONTEXT = "ctigw-announce"
+FALLBACK_CONTEXT = "ctigw-fallback"
+VOICEMAIL_CONTEXT = "ctigw-queue-voicemail"
+CALLBACK_CONTEXT = "ctigw-queue-callback"
+DEFAULT_VOICEMAIL_DIR = "/var/spool/asterisk/ctigw-voicemail"
+FALLBACK_PERSISTENCE = 300.0  # seconds the connector keeps trying to reach AMI to get a caller out
 
 
 def _timestamp(msg) -> float:
@@ -90,22 +97,37 @@ def attach(client, tracker, adopter=None) -> None:
     client.on_connected(resync)
 
 
+class QueueExits(Protocol):
+    """The call layer's side of a caller leaving the queue other than to an agent (the tracker)."""
+
+    def callback_number(self, call_id: str) -> str | None: ...
+    def left_queue(self, call_id: str, where: str, *, recording: str | None = None,
+                   callback_number: str | None = None) -> None: ...
+
+
 class AmiConnector:
     """The ACD's hands on Asterisk: put a waiting caller through to an agent (Setvar +
-    Redirect to the connect context), and play them their position and wait.
+    Redirect to the connect context), play them their position and wait, and take them out
+    of the queue to wherever its configuration says (voicemail, a call back, the fallback).
 
     An announcement is a Redirect too, so the two are serialised per channel, and once a
-    connect has started on a channel it gets no more announcements: an announcement that
-    landed after the connect would pull the caller out of a ringing Dial.
+    connect or a queue exit has started on a channel it gets no more announcements: an
+    announcement that landed after it would pull the caller out of a ringing Dial or a
+    recording.
     """
 
     CONNECT_STARTED_MEMORY = 20_000  # channels remembered; channel names are unique per call
 
-    def __init__(self, client, ring_timeout: int):
+    def __init__(self, client, ring_timeout: int, *, voicemail_dir: str = DEFAULT_VOICEMAIL_DIR,
+                 calls: QueueExits | None = None, fallback_persistence: float = FALLBACK_PERSISTENCE):
         self.client = client
         self.ring_timeout = ring_timeout
+        self.voicemail_dir = voicemail_dir.rstrip("/")  # on the Asterisk host
+        self.calls = calls  # told where each caller went; the gateway sets it once the tracker exists
+        self.fallback_persistence = fallback_persistence
         self._connect_started: dict[str, None] = {}  # an insertion-ordered, bounded set
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
+        self._rescues: set[asyncio.Task] = set()
 
     def _lock(self, channel: str) -> asyncio.Lock:
         lock = self._locks.get(channel)
@@ -113,11 +135,15 @@ class AmiConnector:
             lock = self._locks[channel] = asyncio.Lock()
         return lock
 
-    async def connect(self, call, agent) -> None:
-        channel = call.channel
-        self._connect_started[channel] = None  # before any await: no announcement from now on
+    def _claim(self, channel: str) -> None:
+        """No announcement on this channel from now on (call before any await)."""
+        self._connect_started[channel] = None
         while len(self._connect_started) > self.CONNECT_STARTED_MEMORY:
             del self._connect_started[next(iter(self._connect_started))]
+
+    async def connect(self, call, agent) -> None:
+        channel = call.channel
+        self._claim(channel)
         async with self._lock(channel):
             await self.client.action("Setvar", Channel=channel, Variable="CTIGW_RING_TIMEOUT",
                                      Value=str(self.ring_timeout))
@@ -135,3 +161,92 @@ class AmiConnector:
             await self.client.action("Setvar", Channel=channel, Variable="CTIGW_WAIT_MINUTES", Value=str(minutes))
             await self.client.action("Redirect", Channel=channel, Context=ANNOUNCE_CONTEXT, Exten="s",
                                      Priority="1")
+
+    # -- leaving the queue other than to an agent ---------------------------------------------
+    async def queue_outcome(self, call, outcome) -> None:
+        """The ACD has taken the call out of its queue (a relax step's voicemail or callback,
+        or every connect attempt failed): move the caller out of the hold context. Whatever
+        fails, the caller still gets out: to the fallback queue, once AMI is back if need be."""
+        if outcome.kind == "overflow":
+            return  # the ACD moved the call to another queue itself; the caller stays on hold
+        self._claim(call.channel)
+        if await self._leave_queue(call, outcome.kind):
+            return
+        log.warning("call %s: AMI is down; the caller leaves the queue (%s, else the fallback queue) as soon "
+                    "as it is back", call.call_id, outcome.kind)
+        task = asyncio.get_running_loop().create_task(self._rescue(call, outcome.kind))
+        self._rescues.add(task)
+        task.add_done_callback(self._rescues.discard)
+
+    async def _leave_queue(self, call, kind: str) -> bool:
+        """Redirect the caller for `kind`, else to the fallback. False when AMI is unreachable."""
+        async with self._lock(call.channel):
+            if kind in ("voicemail", "callback"):
+                try:
+                    await self._redirect_for(call, kind)
+                    return True
+                except (AmiNotConnected, AmiTimeout):
+                    return False
+                except Exception as exc:
+                    log.error("call %s: sending the caller to %s failed (%s); trying the fallback queue",
+                              call.call_id, kind, exc)
+            elif kind != "connect_failed":
+                log.error("call %s: queue outcome %r is not one the call layer knows; fallback queue",
+                          call.call_id, kind)
+            try:
+                await self.client.action("Redirect", Channel=call.channel, Context=FALLBACK_CONTEXT, Exten="s",
+                                         Priority="1")
+            except (AmiNotConnected, AmiTimeout):
+                return False
+            except Exception as exc:  # e.g. the caller hung up meanwhile: nothing left to move
+                log.error("call %s: sending the caller to the fallback queue failed: %s", call.call_id, exc)
+                return True
+            log.info("call %s left its queue (%s) for the fallback queue", call.call_id, kind)
+            self._report(call.call_id, "fallback")
+            return True
+
+    async def _redirect_for(self, call, kind: str) -> None:
+        channel = call.channel
+        if kind == "voicemail":
+            recording = f"{self.voicemail_dir}/{_file_safe(call.call_id)}.wav"
+            await self.client.action("Setvar", Channel=channel, Variable="CTIGW_VOICEMAIL_FILE", Value=recording)
+            await self.client.action("Redirect", Channel=channel, Context=VOICEMAIL_CONTEXT, Exten="s",
+                                     Priority="1")
+            log.info("call %s left its queue for voicemail (%s)", call.call_id, recording)
+            self._report(call.call_id, "voicemail", recording=recording)
+            return
+        number = self.calls.callback_number(call.call_id) if self.calls is not None else None
+        if not number:
+            raise ValueError("the caller's number is unknown or cannot be called back")
+        await self.client.action("Setvar", Channel=channel, Variable="CTIGW_CALLBACK_NUMBER", Value=number)
+        await self.client.action("Redirect", Channel=channel, Context=CALLBACK_CONTEXT, Exten="s", Priority="1")
+        log.info("call %s left its queue with a callback request on %s", call.call_id, number)
+        self._report(call.call_id, "callback", callback_number=number)
+
+    async def _rescue(self, call, kind: str) -> None:
+        # AMI is down: the caller is still on hold. Wait for AMI and try again, for a while.
+        deadline = asyncio.get_running_loop().time() + self.fallback_persistence
+        while (left := deadline - asyncio.get_running_loop().time()) > 0:
+            try:
+                await self.client.wait_connected(left)
+            except AmiTimeout:
+                break
+            except AmiNotConnected:
+                return  # the client was stopped (the gateway is stopping): nothing to wait for
+            if await self._leave_queue(call, kind):
+                return
+            await asyncio.sleep(0.5)  # connected, then lost again at once: do not spin
+        log.error("call %s: AMI stayed unreachable for %.0f s; the caller is left to the dialplan's own "
+                  "timeout on hold", call.call_id, self.fallback_persistence)
+
+    def _report(self, call_id: str, where: str, **details) -> None:
+        if self.calls is not None:
+            try:
+                self.calls.left_queue(call_id, where, **details)
+            except Exception:
+                log.exception("call %s: recording where the caller went failed", call_id)
+
+
+def _file_safe(name: str) -> str:
+    # A linkedid is digits and a dot; anything else (a hostile or odd id) must not reach a path.
+    return "".join(ch if ch.isalnum() or ch in "._-" else "_" for ch in name).lstrip(".") or "call"

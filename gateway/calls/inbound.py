@@ -63,7 +63,7 @@ class InboundCallHandler:
             # "queue" now would park them where nobody is looking for them.
             log.exception("call %s could not be queued in %s; the caller goes to the fallback queue",
                           call.linkedid, result.route.queue)
-            call.fallback_reason = "enqueue_failed"
+            call.queue_exit = "fallback"
             return
         try:
             await session.set_variable("CTIGW_NEXT", "queue")

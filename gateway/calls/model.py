@@ -33,6 +33,7 @@ class Call:
     ivr_outcome: str | None = None  # hangup / voicemail / callback / abandoned / route
     queue: str | None = None
     queued_at: float | None = None
+    queue_exit: str | None = None  # left the queue for voicemail / callback / fallback (not an agent)
     agent_id: str | None = None  # agent ringing or talking
     agent_channel: str | None = None
     ringing_at: float | None = None
@@ -42,7 +43,6 @@ class Call:
     hold_seconds: float = 0.0
     rona_agents: list[str] = field(default_factory=list)
     transferred: bool = False
-    fallback_reason: str | None = None  # why the gateway handed the caller to [ctigw-fallback]
     # While the AGI handler runs the IVR, a Hangup event only notes the time: the call is
     # ended (and logged, with its IVR path) once the handler hands over.
     ivr_running: bool = True
@@ -67,6 +67,8 @@ class Call:
             return "transferred" if self.transferred else "answered"
         if self.ivr_outcome in ("voicemail", "callback"):
             return self.ivr_outcome
+        if self.queue_exit in ("voicemail", "callback"):
+            return self.queue_exit  # a fallback queue's caller is answered there, or abandons it
         if self.queued_at is not None:
             return "abandoned_queue"
         if self.ivr_outcome in (None, "abandoned"):

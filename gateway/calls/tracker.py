@@ -64,6 +64,27 @@ class CallTracker:
         self.calls[call.linkedid] = call
         log.info("call %s from %s adopted in phase %s", call.linkedid, _who(call), call.phase.value)
 
+    # -- from the ACD's connector: a caller leaving the queue other than to an agent --------
+    def callback_number(self, linkedid: str) -> str | None:
+        """The number to call the caller back on: their own, when the CRM could read it."""
+        call = self.calls.get(linkedid)
+        ani = getattr(getattr(call, "caller", None), "ani", None)
+        return getattr(ani, "e164", None)
+
+    def left_queue(self, linkedid: str, where: str, *, recording: str | None = None,
+                   callback_number: str | None = None) -> None:
+        """The caller went to `where` (voicemail, callback, fallback); the activity says so."""
+        call = self.calls.get(linkedid)
+        if call is None:
+            return
+        call.queue_exit = where
+        if recording:
+            call.ivr_inputs["voicemail"] = recording  # where the IVR's own voicemail puts it too
+        if callback_number:
+            call.ivr_inputs["callback_number"] = callback_number
+        log.info("call %s left queue %s for %s%s", linkedid, call.queue, where,
+                 f" (call back on {callback_number})" if callback_number else "")
+
     async def ivr_finished(self, call: Call) -> None:
         """The AGI handler is done with the call; end it now if the caller already left."""
         call.ivr_running = False
@@ -153,7 +174,7 @@ class CallTracker:
         self.calls.pop(call.linkedid, None)
         log.info("call %s ended: %s (wait %.0f s, talk %.0f s, hold %.0f s)%s", call.linkedid, call.outcome(),
                  call.wait_seconds, call.talk_seconds, call.hold_seconds,
-                 f", sent to the fallback queue: {call.fallback_reason}" if call.fallback_reason else "")
+                 f", after leaving the queue for {call.queue_exit}" if call.queue_exit else "")
         self.ended.append(call)
         del self.ended[: -self._max_ended]
         if self.acd is not None:

@@ -1,6 +1,7 @@
 """The atomic reservation: what the Lua script writes, and lost races that re-match."""
 from gateway.acd import states
 from gateway.acd.model import CallState, RouteRequest
+from gateway.acd.retry import ConnectRetry
 from gateway.acd.states import AgentState
 
 TR_BILLING = RouteRequest("billing", ("billing",), "tr", 2)
@@ -66,22 +67,52 @@ async def test_a_call_booked_elsewhere_is_not_booked_again(make_acd):
     assert "c1" not in mine.index.calls
 
 
-async def test_a_failed_connect_releases_the_agent_and_retries_the_call(make_acd, connector_class):
-    acd = await make_acd(connector=connector_class(fail=1))
+async def test_a_failed_connect_frees_the_agent_and_retries_the_call_once_its_backoff_is_over(
+        make_acd, connector_class, clock):
+    acd = await make_acd(connector=connector_class(fail=1), connect_retry=ConnectRetry(initial=1.0, jitter=0.0))
     await acd.login("1001")
     await acd.enqueue("c1", "PJSIP/in-1", TR_BILLING)
-    assert acd.connector.connects == [("c1", "1001")]  # second attempt
+    assert acd.connector.connects == []  # not back to back: the retry waits its second
+    call = await acd.store.load_call("c1")
+    assert (call.state, call.connect_failures, call.retry_at) == (CallState.WAITING, 1, clock.now + 1.0)
+    assert (await acd.get_agent_state("1001")).state is AgentState.AVAILABLE
+    await acd.tick(clock.advance(0.9))
+    assert acd.connector.connects == []
+    await acd.login("1002")  # an agent freeing up does not take a call that is backing off either
+    assert acd.connector.connects == []
+    await acd.tick(clock.advance(0.2))
+    assert acd.connector.connects == [("c1", "1001")]
     call = await acd.store.load_call("c1")
     assert (call.state, call.connect_failures) == (CallState.RESERVED, 1)
     ops = [e["op"] for e in await acd.store.reservation_log()]
     assert ops == ["reserve", "free", "reserve"]
 
 
-async def test_a_call_that_cannot_be_connected_leaves_the_queue_after_three_tries(make_acd, connector_class):
-    acd = await make_acd(connector=connector_class(fail=3))
+async def test_the_waits_between_attempts_grow_and_the_last_failure_sends_the_call_to_its_fallback(
+        make_acd, connector_class, clock):
+    acd = await make_acd(connector=connector_class(fail=4),
+                         connect_retry=ConnectRetry(attempts=4, initial=1.0, maximum=8.0, jitter=0.25))
     await acd.login("1001")
+    failed_at = clock.now
     await acd.enqueue("c1", "PJSIP/in-1", TR_BILLING)
-    assert acd.connector.connects == []
+    for failures, wait in ((1, 1.0), (2, 2.0), (3, 4.0)):
+        call = await acd.store.load_call("c1")
+        assert call.connect_failures == failures
+        assert wait * 0.75 <= call.retry_at - failed_at <= wait  # jitter only shortens a wait
+        await acd.tick(clock.advance(call.retry_at - clock.now - 0.01))
+        assert acd.connector.fail == 4 - failures  # nothing tried before the wait is over
+        await acd.tick(clock.advance(0.02))
+        failed_at = clock.now
+    assert acd.connector.fail == 0 and acd.connector.connects == []
     assert [(o.kind, o.call_id) for o in acd.connector.outcomes] == [("connect_failed", "c1")]
     assert await acd.store.load_call("c1") is None
     assert (await acd.get_agent_state("1001")).state is AgentState.AVAILABLE
+
+
+async def test_a_call_backing_off_does_not_hold_up_the_calls_behind_it(make_acd, connector_class, clock):
+    acd = await make_acd(connector=connector_class(fail=1), connect_retry=ConnectRetry(initial=5.0, jitter=0.0))
+    await acd.enqueue("c1", "PJSIP/in-1", TR_BILLING)
+    await acd.enqueue("c2", "PJSIP/in-2", TR_BILLING)
+    await acd.login("1001")  # c1 first: its connect fails, the agent is free again and takes c2
+    assert acd.connector.connects == [("c2", "1001")]
+    assert (await acd.store.load_call("c1")).state is CallState.WAITING

@@ -23,7 +23,7 @@ def test_reports_about_someone_elses_offer_change_nothing():
     call, _ = offered()
     other = states.login(AgentStatus("a2"), 1.0)
     for decide in (call_events.ringing("a2", "c1"), call_events.answered("a2", "c1"),
-                   call_events.ring_no_answer("a2", "c1"), call_events.connect_failed("a2", 3)):
+                   call_events.ring_no_answer("a2", "c1"), call_events.connect_failed("a2", 3, lambda n: 1.0)):
         assert decide(call, other, 101.0) is None
 
 
@@ -52,11 +52,15 @@ def test_the_end_of_a_call_depends_on_whether_it_was_answered():
     assert gone.agent is None and gone.call.removed_reason == "abandoned"
 
 
-def test_a_failed_connect_retries_then_gives_up():
+def test_a_failed_connect_retries_after_its_delay_then_gives_up():
     call, agent = offered()
-    change = call_events.connect_failed("a1", 3)(call, agent, 101.0)
+    delays = {1: 1.0, 2: 2.0}
+    change = call_events.connect_failed("a1", 3, delays.__getitem__)(call, agent, 101.0)
     assert change.call.new.connect_failures == 1 and change.call.at_head
+    assert change.call.new.retry_at == 102.0
     assert change.agent.new.state is AgentState.AVAILABLE
+    again = QueuedCall(**{**call.__dict__, "connect_failures": 1})
+    assert call_events.connect_failed("a1", 3, delays.__getitem__)(again, agent, 110.0).call.new.retry_at == 112.0
     last = QueuedCall(**{**call.__dict__, "connect_failures": 2})
-    change = call_events.connect_failed("a1", 3)(last, agent, 101.0)
+    change = call_events.connect_failed("a1", 3, delays.__getitem__)(last, agent, 101.0)
     assert (change.call.new, change.call.removed_reason) == (None, "connect_failed")

@@ -1,7 +1,10 @@
-"""The ACD's connector never lets an announcement land after a connect on one channel."""
+"""The ACD's connector: never an announcement after a connect on one channel; every queue
+outcome takes the caller somewhere, the fallback queue when all else fails."""
 import asyncio
 from types import SimpleNamespace
 
+from gateway.acd.model import QueueOutcome
+from gateway.ami.errors import AmiActionError, AmiNotConnected
 from gateway.calls.ami_bridge import AmiConnector
 
 
@@ -35,3 +38,116 @@ async def test_announcements_go_on_for_a_caller_no_connect_has_started_for():
     await connector.announce(waiting, 3, None)
     await connector.announce(waiting, 2, 60)
     assert [ctx for name, ctx in ami.sent if name == "Redirect"] == ["ctigw-announce", "ctigw-announce"]
+
+
+class Ami:
+    """The AmiClient calls the connector makes (action, wait_connected), against a link that
+    can be down, and an Asterisk that can refuse a Redirect to some context."""
+
+    def __init__(self, refuse_contexts=()):
+        self.sent = []
+        self.up = asyncio.Event()
+        self.up.set()
+        self.refuse_contexts = set(refuse_contexts)
+
+    async def action(self, name, **fields):
+        if not self.up.is_set():
+            raise AmiNotConnected(f"cannot send {name}: not connected")
+        if fields.get("Context") in self.refuse_contexts:
+            raise AmiActionError("Redirect failed")
+        self.sent.append((name, fields))
+
+    async def wait_connected(self, timeout=None):
+        await asyncio.wait_for(self.up.wait(), timeout)
+
+    def redirects(self):
+        return [f["Context"] for name, f in self.sent if name == "Redirect"]
+
+    def variables(self):
+        return {f["Variable"]: f["Value"] for name, f in self.sent if name == "Setvar"}
+
+
+class Calls:
+    """The call layer's side (QueueExits): numbers to call back, where callers went."""
+
+    def __init__(self, numbers=None):
+        self.numbers = numbers or {}
+        self.left = []
+
+    def callback_number(self, call_id):
+        return self.numbers.get(call_id)
+
+    def left_queue(self, call_id, where, *, recording=None, callback_number=None):
+        self.left.append((call_id, where, recording or callback_number))
+
+
+WAITING = SimpleNamespace(call_id="1700000000.42", channel="PJSIP/carrier-00000042", queue="billing")
+
+
+def outcome(kind):
+    return QueueOutcome(kind, WAITING.call_id, WAITING.queue, None, 30.0)
+
+
+async def test_a_voicemail_step_records_the_caller_into_the_voicemail_folder():
+    ami, calls = Ami(), Calls()
+    connector = AmiConnector(ami, ring_timeout=15, voicemail_dir="/var/spool/vm/", calls=calls)
+    await connector.queue_outcome(WAITING, outcome("voicemail"))
+    assert ami.redirects() == ["ctigw-queue-voicemail"]
+    assert ami.variables() == {"CTIGW_VOICEMAIL_FILE": "/var/spool/vm/1700000000.42.wav"}
+    assert calls.left == [(WAITING.call_id, "voicemail", "/var/spool/vm/1700000000.42.wav")]
+
+
+async def test_a_callback_step_records_a_request_on_the_callers_number():
+    ami, calls = Ami(), Calls({WAITING.call_id: "+905321234567"})
+    await AmiConnector(ami, ring_timeout=15, calls=calls).queue_outcome(WAITING, outcome("callback"))
+    assert ami.redirects() == ["ctigw-queue-callback"]
+    assert ami.variables() == {"CTIGW_CALLBACK_NUMBER": "+905321234567"}
+    assert calls.left == [(WAITING.call_id, "callback", "+905321234567")]
+
+
+async def test_a_caller_who_cannot_be_called_back_goes_to_the_fallback_queue_instead():
+    ami, calls = Ami(), Calls()
+    await AmiConnector(ami, ring_timeout=15, calls=calls).queue_outcome(WAITING, outcome("callback"))
+    assert ami.redirects() == ["ctigw-fallback"]
+    assert calls.left == [(WAITING.call_id, "fallback", None)]
+
+
+async def test_failed_connects_and_outcomes_nobody_knows_send_the_caller_to_the_fallback_queue():
+    for kind in ("connect_failed", "something_new"):
+        ami, calls = Ami(), Calls()
+        await AmiConnector(ami, ring_timeout=15, calls=calls).queue_outcome(WAITING, outcome(kind))
+        assert ami.redirects() == ["ctigw-fallback"]
+        assert calls.left == [(WAITING.call_id, "fallback", None)]
+
+
+async def test_an_overflow_leaves_the_caller_on_hold():
+    ami, calls = Ami(), Calls()
+    await AmiConnector(ami, ring_timeout=15, calls=calls).queue_outcome(WAITING, outcome("overflow"))
+    assert ami.sent == [] and calls.left == []
+
+
+async def test_a_refused_voicemail_redirect_still_gets_the_caller_out_to_the_fallback_queue():
+    ami, calls = Ami(refuse_contexts={"ctigw-queue-voicemail"}), Calls()
+    await AmiConnector(ami, ring_timeout=15, calls=calls).queue_outcome(WAITING, outcome("voicemail"))
+    assert ami.redirects() == ["ctigw-fallback"]
+    assert calls.left == [(WAITING.call_id, "fallback", None)]
+
+
+async def test_with_ami_down_the_caller_is_moved_as_soon_as_it_is_back():
+    ami, calls = Ami(), Calls()
+    ami.up.clear()
+    connector = AmiConnector(ami, ring_timeout=15, calls=calls)
+    await connector.queue_outcome(WAITING, outcome("voicemail"))  # returns at once: the ACD is not held up
+    assert ami.sent == [] and calls.left == []
+    ami.up.set()
+    await asyncio.sleep(0.05)
+    assert ami.redirects() == ["ctigw-queue-voicemail"]
+    assert calls.left[0][1] == "voicemail"
+
+
+async def test_no_announcement_pulls_a_caller_out_of_voicemail():
+    ami = Ami()
+    connector = AmiConnector(ami, ring_timeout=15, calls=Calls())
+    await connector.queue_outcome(WAITING, outcome("voicemail"))
+    await connector.announce(WAITING, 1, 30)
+    assert ami.redirects() == ["ctigw-queue-voicemail"]

@@ -141,3 +141,47 @@ def test_only_successful_transfers_count():
     assert to_call_event({"Event": "AttendedTransfer", "Result": "Fail", "OrigTransfererLinkedid": "L1"}) is None
     assert to_call_event({"Event": "AttendedTransfer", "Result": "Success", "OrigTransfererLinkedid": "L1",
                           "Timestamp": "5"}) == CallTransferred("L1", 5.0)
+
+
+class KnownCaller(Caller):
+    ani = type("Ani", (), {"e164": "+905321234567"})()
+
+
+async def test_a_caller_sent_to_voicemail_from_the_queue_is_logged_as_voicemail_with_the_recording():
+    tracker, call, acd, written, _ = make_tracker()
+    tracker.left_queue("L1", "voicemail", recording="/var/spool/asterisk/ctigw-voicemail/L1.wav")
+    await tracker.handle(ChannelHungUp("L1", "L1", "PJSIP/carrier-1", "16", 160.0))
+    [done] = written
+    assert done.outcome() == "voicemail"
+    assert done.ivr_inputs["voicemail"] == "/var/spool/asterisk/ctigw-voicemail/L1.wav"
+    assert done.queue == "billing"
+
+
+async def test_a_callback_request_from_the_queue_is_logged_with_the_callers_number():
+    tracker, call, acd, written, _ = make_tracker()
+    call.caller = KnownCaller()
+    number = tracker.callback_number("L1")
+    assert number == "+905321234567"
+    tracker.left_queue("L1", "callback", callback_number=number)
+    await tracker.handle(ChannelHungUp("L1", "L1", "PJSIP/carrier-1", "16", 130.0))
+    [done] = written
+    assert (done.outcome(), done.ivr_inputs["callback_number"]) == ("callback", "+905321234567")
+
+
+def test_a_caller_whose_number_the_crm_could_not_read_cannot_be_called_back():
+    tracker, call, *_ = make_tracker()  # Caller() has no readable number
+    assert tracker.callback_number("L1") is None
+    assert tracker.callback_number("no-such-call") is None
+
+
+async def test_a_caller_sent_to_the_fallback_queue_is_answered_there_or_abandons_it():
+    tracker, call, acd, written, _ = make_tracker()
+    tracker.left_queue("L1", "fallback")
+    await tracker.handle(ChannelHungUp("L1", "L1", "PJSIP/carrier-1", "16", 160.0))
+    assert written[0].outcome() == "abandoned_queue"
+    tracker, call, acd, written, _ = make_tracker()
+    tracker.left_queue("L1", "fallback")
+    await tracker.handle(DialStarted("L1", "1002", "PJSIP/1002-1", 161.0))  # app_queue rings an agent
+    await tracker.handle(DialFinished("L1", "1002", "ANSWER", 164.0))
+    await tracker.handle(ChannelHungUp("L1", "L1", "PJSIP/carrier-1", "16", 200.0))
+    assert (written[0].outcome(), written[0].agent_id) == ("answered", "a1002")
