@@ -22,7 +22,13 @@ from pydantic_settings import (BaseSettings, EnvSettingsSource, NoDecode, Pydant
                                SettingsConfigDict, TomlConfigSettingsSource)
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_STATE_DIR = PROJECT_ROOT / "var"
+# The defaults name the example flows and roster, and a state folder. In a checkout they are
+# the repository's own; installed from the wheel, the copies shipped in gateway/starter and
+# the service's state folder (systemd's $STATE_DIRECTORY), else ./var where it runs.
+IN_CHECKOUT = (PROJECT_ROOT / "pyproject.toml").is_file()
+EXAMPLES_ROOT = PROJECT_ROOT if IN_CHECKOUT else Path(__file__).resolve().parent / "starter"
+DEFAULT_STATE_DIR = (PROJECT_ROOT / "var" if IN_CHECKOUT
+                     else Path(os.environ.get("STATE_DIRECTORY") or "var").resolve())
 ENV_PREFIX = "CTIGW_"
 
 
@@ -96,13 +102,13 @@ class CrmSettings(_Section):
 
 
 class IvrSettings(_Section):
-    flows_dir: str = str(PROJECT_ROOT / "ivr_flows")
+    flows_dir: str = str(EXAMPLES_ROOT / "ivr_flows")
     main_flow: str = "main"
     sounds_dir: str = ""  # Asterisk's sounds dir, for `flows check` of prompt names
 
 
 class AcdSettings(_Section):
-    roster: str = str(PROJECT_ROOT / "agents" / "roster.yaml")
+    roster: str = str(EXAMPLES_ROOT / "agents" / "roster.yaml")
     ring_timeout: Annotated[int, Field(gt=0)] = 15
     wrapup_seconds: Annotated[int, Field(ge=0)] = 10
     # A caller on hold leaves for the fallback queue when the gateway that owns the call has

@@ -96,6 +96,15 @@ def test_init_writes_a_starting_set_that_passes_every_check(installed, site):
     assert "roster and queues OK" in acd.stdout
 
 
+def test_without_a_configuration_the_wheel_uses_its_shipped_examples(installed):
+    ctigw, work = installed
+    shown = _run(ctigw, "check-config", cwd=work).stdout
+    assert f'"state_dir": "{work / "var"}"' in shown  # where it runs, never inside site-packages
+    assert "/gateway/starter/ivr_flows" in shown
+    assert "2 flow file(s) checked: no problems" in _run(ctigw, "flows", "check", cwd=work).stderr
+    assert "roster and queues OK" in _run(ctigw, "acd", "check", cwd=work).stdout
+
+
 def test_init_keeps_what_is_there(installed, site):
     ctigw, work = installed
     folder, _ = site
