@@ -63,8 +63,7 @@ async def ami():
     await replay.stop()
 
 
-@pytest.fixture
-async def gateway(ami, tmp_path):
+def gateway_settings(ami, tmp_path) -> Settings:
     crm = f"sqlite:///{tmp_path / 'crm.sqlite3'}"
     upgrade_database(crm)
     load_demo_data(crm, customers=20, activities_per_customer=2)
@@ -76,6 +75,12 @@ async def gateway(ami, tmp_path):
     s.ami.port, s.ami.username, s.ami.secret, s.ami.auth = ami.port, ami.username, ami.secret, "plain"
     s.agi.port = 0
     s.acd.wrapup_seconds = 30
+    return s
+
+
+@pytest.fixture
+async def gateway(ami, tmp_path):
+    s = gateway_settings(ami, tmp_path)
     gw = Gateway(s, ivr_clock=lambda: OFFICE_HOURS)
     await gw.start()
     try:
@@ -144,3 +149,22 @@ async def test_a_recorded_call_goes_through_ivr_queue_agent_and_crm(gateway, ami
 async def _state_is(gw, state):
     status = await gw.acd.get_agent_state(AGENT)
     return status if status.state is state else None
+
+
+async def test_a_call_that_cannot_be_queued_gets_no_verdict_so_the_dialplan_falls_back(ami, tmp_path):
+    """Redis gone when the IVR routes: saying `queue` would park the caller where no ACD looks."""
+    s = gateway_settings(ami, tmp_path)
+    s.redis.url = ""  # a private redis-server, so the test can take it away
+    s.redis.socket_timeout = 1
+    gw = Gateway(s, ivr_clock=lambda: OFFICE_HOURS, private_redis=True)
+    await gw.start()
+    try:
+        await gw.ami.wait_connected(10)
+        gw._local_redis.stop()
+        await ami.send_events(call_setup())
+        caller = AgiCaller(KEYS)
+        await caller.call(gw.agi.port)
+        assert caller.variables == {"CTIGW_OWNER": "gw1"}  # no CTIGW_NEXT: [ctigw-inbound] takes it to the fallback
+        assert gw.tracker.calls[LINKEDID].queue_exit == "fallback"
+    finally:
+        await gw.stop()
