@@ -24,6 +24,7 @@ from pathlib import Path
 from gateway.acd.errors import QueueConfigError
 from gateway.acd.roster import MAX_PROFICIENCY, MIN_PROFICIENCY, Roster
 from gateway.acd.yaml_lines import YamlFileError, line_of, load_yaml_with_lines
+from gateway.tiers import TIERS
 
 OUTCOMES = ("voicemail", "callback")
 DEFAULT_ANNOUNCE_EVERY = 60.0
@@ -208,7 +209,9 @@ def _parse_priority(node, doc, problem) -> tuple[float, dict[str, float], float]
         raw_tiers = {}
     for tier, points in raw_tiers.items():
         value = _number(points)
-        if value is None:
+        if str(tier).lower() not in TIERS:
+            problem(node, f"priority: unknown tier {tier!r} (tiers: {', '.join(TIERS)})")
+        elif value is None:
             problem(node, f"priority: tier {tier!r}: points must be a number, got {points!r}")
         else:
             tiers[str(tier).lower()] = value

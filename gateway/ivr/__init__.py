@@ -9,8 +9,8 @@ what a flow is, checker.py / graph.py / prompts.py back `ctigw flows check|graph
 """
 from gateway.ivr.engine import run_flow
 from gateway.ivr.loader import FlowError, FlowProblem, load_flow
-from gateway.ivr.model import Flow, FlowResult, RouteRequest
+from gateway.ivr.model import Flow, FlowResult
 from gateway.ivr.registry import FlowNotFound, FlowRegistry
 
-__all__ = ["Flow", "FlowError", "FlowNotFound", "FlowProblem", "FlowRegistry", "FlowResult", "RouteRequest",
-           "load_flow", "run_flow"]
+__all__ = ["Flow", "FlowError", "FlowNotFound", "FlowProblem", "FlowRegistry", "FlowResult", "load_flow",
+           "run_flow"]

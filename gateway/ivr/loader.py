@@ -7,7 +7,6 @@ A flow file looks like this (see ivr_flows/main.yaml for a whole one):
     languages: [tr, en]         # the first one is the default language
     max_steps: 200              # loop protection: steps per call
     on_failure: agent_general   # where nodes go when retries run out (default: hang up)
-    tier_priority: {platinum: 3, gold: 2, silver: 1, bronze: 0}
     defaults: {timeout: 5, retries: 2, invalid_prompt: ctigw/invalid, no_input_prompt: ctigw/no_input}
     schedules:
       office:
@@ -35,14 +34,16 @@ from typing import Callable
 import yaml
 
 from gateway.ivr import hours
-from gateway.ivr.model import (DEFAULT_TIER_PRIORITY, DTMF_DIGITS, NODE_KINDS, CallbackNode,
+from gateway.ivr.model import (DTMF_DIGITS, NODE_KINDS, CallbackNode,
                                Condition, Flow, HoursNode, LanguageNode, Node, PromptText, RouteNode,
                                Schedule, SubflowNode)
 from gateway.ivr.validation import CRM_CHECKS
 from gateway.ivr.yaml_marks import DuplicateKeyError, MarkedList, MarkedMap, load_marked
+from gateway.tiers import NO_TIER
+from gateway.tiers import TIERS as CUSTOMER_TIERS
 
 FLOW_SUFFIXES = (".yaml", ".yml")
-TIERS = ("platinum", "gold", "silver", "bronze", "none")
+TIERS = (*CUSTOMER_TIERS, NO_TIER)  # what a `tier` condition may name
 _SOUND_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_\-./]*$")
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]*$")
 _LANGUAGE = re.compile(r"^[a-z]{2,3}(_[A-Za-z]{2})?$")
@@ -282,8 +283,8 @@ REQUIRED = {
     "menu": ("choices",), "branch": ("cases",), "hours": ("schedule", "open", "closed"),
     "language": ("choices",), "route": ("queue",), "subflow": ("flow",), "collect": ("max_length", "prompt"),
 }
-TOP_LEVEL = ("flow", "start", "languages", "default_language", "max_steps", "on_failure", "tier_priority",
-             "defaults", "schedules", "prompts", "nodes", "description")
+TOP_LEVEL = ("flow", "start", "languages", "default_language", "max_steps", "on_failure", "defaults",
+             "schedules", "prompts", "nodes", "description")
 
 
 class _Context:
@@ -325,7 +326,10 @@ def parse_flow_text(text: str, path: str) -> tuple[Flow | None, list[FlowProblem
     if not isinstance(raw, MarkedMap):
         return None, [FlowProblem(path, 1, "-", "a flow file must be a mapping with `start` and `nodes`")]
     for key in raw:
-        if key not in TOP_LEVEL:
+        if key == "tier_priority":  # flows once added tier points; the ACD alone does now
+            ctx.problem(raw.line_of(key), "-", "tier_priority is queue policy now: set the points in "
+                        "agents/queues.yaml, priority: tiers")
+        elif key not in TOP_LEVEL:
             ctx.problem(raw.line_of(key), "-", f"unknown key {key!r} (known: {', '.join(TOP_LEVEL)})")
 
     name = _top(ctx, raw, "flow", _name, Path(path).stem)
@@ -333,7 +337,6 @@ def parse_flow_text(text: str, path: str) -> tuple[Flow | None, list[FlowProblem
     ctx.languages = languages
     default_language = _top(ctx, raw, "default_language", _language, languages[0])
     max_steps = _top(ctx, raw, "max_steps", _int(10, 10_000), 200)
-    tier_priority = _top(ctx, raw, "tier_priority", lambda v, c: _tier_priority(v), dict(DEFAULT_TIER_PRIORITY))
     ctx.schedules = _schedules(ctx, raw.get("schedules"), raw.line_of("schedules"))
     prompt_texts = _prompt_texts(ctx, raw.get("prompts"), raw)
     defaults = _defaults(ctx, raw.get("defaults"), raw.line_of("defaults"))
@@ -365,7 +368,7 @@ def parse_flow_text(text: str, path: str) -> tuple[Flow | None, list[FlowProblem
     flow = Flow(
         name=str(name), path=path, start=str(start), nodes=nodes, languages=languages,
         default_language=default_language, max_steps=max_steps, on_failure=on_failure,
-        tier_priority=tier_priority, schedules=ctx.schedules, prompt_texts=prompt_texts,
+        schedules=ctx.schedules, prompt_texts=prompt_texts,
         start_line=raw.line_of("start"),
     )
     return (None if ctx.problems else flow), ctx.problems
@@ -387,13 +390,6 @@ def _language_list(value) -> tuple[str, ...]:
     if not items or not all(isinstance(x, str) and _LANGUAGE.match(x) for x in items):
         raise _Bad(f"expected language codes like [tr, en], got {value!r}")
     return tuple(items)
-
-
-def _tier_priority(value) -> dict[str, int]:
-    if not isinstance(value, MarkedMap) or any(k not in TIERS for k in value) or not all(
-            isinstance(v, int) and not isinstance(v, bool) for v in value.values()):
-        raise _Bad(f"expected {{tier: number}} for tiers {', '.join(TIERS)}")
-    return {**{t: 0 for t in TIERS}, **value}
 
 
 def _schedules(ctx: _Context, raw, line: int) -> dict[str, Schedule]:

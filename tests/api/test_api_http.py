@@ -4,7 +4,7 @@ import logging
 
 from api_testing import SECRET, http, token
 
-from gateway.acd.model import RouteRequest
+from gateway.routing import RouteRequest
 from gateway.acd.states import AgentState
 
 A1001 = token("agent", "1001")  # billing

@@ -2,21 +2,15 @@
 from gateway.calls.ami_bridge import to_call_event
 from gateway.calls.events import CallTransferred, ChannelHungUp, DialFinished, DialStarted, HoldChanged
 from gateway.calls.tracker import CallTracker
+from gateway.crm.numbers import classify_ani
+from gateway.crm.views import CallerView
+
+from doubles import RecordingAcd
 
 
-class RecordingAcd:
-    def __init__(self):
-        self.calls = []
-
-    def __getattr__(self, name):
-        async def record(*args):
-            self.calls.append((name, *args))
-        return record
-
-
-class Caller:
-    def to_dict(self):
-        return {"name": "Çağrı Öztürk", "tier": "gold"}
+def Caller() -> CallerView:
+    return CallerView(ani=classify_ani("05321234567", "TR"), known=True, customer_id=42, name="Çağrı Öztürk",
+                      tier="gold")
 
 
 def make_tracker():
