@@ -9,11 +9,3 @@ TIERS = ("platinum", "gold", "silver", "bronze", "standard", "lead")
 DEFAULT_TIER = "standard"  # a customer imported or created without one
 LEAD_TIER = "lead"  # a caller the CRM recorded as a lead, not a customer yet
 NO_TIER = "none"  # IVR conditions: a caller without a tier (unknown to the CRM)
-
-
-def check_tier(name: object) -> str:
-    """`name` as a tier of the table (lower case), or ValueError naming the tiers there are."""
-    tier = name.strip().lower() if isinstance(name, str) else None
-    if tier not in TIERS:
-        raise ValueError(f"unknown customer tier {name!r} (tiers: {', '.join(TIERS)})")
-    return tier
