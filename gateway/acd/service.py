@@ -392,11 +392,6 @@ class Acd:
         if not task.cancelled() and task.exception() is not None:
             log.error("ACD background work failed", exc_info=task.exception())
 
-    async def settle_background(self) -> None:
-        """Wait for work started by events (connects of calls booked by other instances)."""
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
-
     def _forget_call(self, call_id: str) -> None:
         self.waiting.forget_for_good(call_id)
         self._connected_version.pop(call_id, None)

@@ -38,7 +38,6 @@ class Call:
     queued_at: float | None = None
     agent_id: str | None = None  # agent ringing or talking
     agent_channel: str | None = None
-    ringing_at: float | None = None
     answered_at: float | None = None
     ended_at: float | None = None
     hold_started_at: float | None = None

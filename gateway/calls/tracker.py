@@ -85,7 +85,6 @@ class CallTracker:
         call.phase = CallPhase.RINGING
         call.agent_id = agent_id
         call.agent_channel = event.agent_channel
-        call.ringing_at = event.at
         log.info("call %s ringing agent %s", call.linkedid, agent_id)
         if self.screen_pop is not None:
             await self._safely(self.screen_pop(agent_id, screen_pop_payload(call)), "screen pop")

@@ -76,10 +76,6 @@ class ImportReport:
     phones_added: int = 0
     errors: list[RowError] = field(default_factory=list)
 
-    @property
-    def imported(self) -> int:
-        return self.created + self.updated + self.unchanged
-
 
 # -- reading and validating ----------------------------------------------------------------
 def read_rows(path: str | Path, region: str) -> Iterator[CustomerRow | RowError]:

@@ -48,9 +48,6 @@ Id = BigInteger().with_variant(Integer(), "sqlite")
 Json = JSON().with_variant(JSONB(), "postgresql")
 Utc = DateTime(timezone=True)
 
-CASE_STATUSES = ("open", "pending", "resolved", "closed")
-CASE_PRIORITIES = ("low", "normal", "high", "urgent")
-ACTIVITY_KINDS = ("call", "note", "email", "case_update")
 
 
 def utcnow() -> datetime:

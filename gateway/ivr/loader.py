@@ -369,7 +369,6 @@ def parse_flow_text(text: str, path: str) -> tuple[Flow | None, list[FlowProblem
         name=str(name), path=path, start=str(start), nodes=nodes, languages=languages,
         default_language=default_language, max_steps=max_steps, on_failure=on_failure,
         schedules=ctx.schedules, prompt_texts=prompt_texts,
-        start_line=raw.line_of("start"),
     )
     return (None if ctx.problems else flow), ctx.problems
 

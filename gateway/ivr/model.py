@@ -322,7 +322,6 @@ class Flow:
     subflows: dict[str, "Flow"] = field(default_factory=dict)
     # Every file the flow was built from, with its mtime, so a registry knows when to reload.
     sources: dict[str, float] = field(default_factory=dict)
-    start_line: int = 1
 
     def node(self, node_id: str) -> Node:
         return self.nodes[node_id]
