@@ -117,7 +117,7 @@ class QueueOutcome:
 class Connector(Protocol):
     """The ACD's hands on the call layer (which owns AMI); gateway.calls.ami_bridge implements it."""
 
-    async def connect(self, call: QueuedCall, agent: "Agent") -> None:
+    async def connect(self, call: QueuedCall, agent: Agent) -> None:
         """Put the waiting caller through to the agent the ACD booked (raise if that failed)."""
 
     async def announce(self, call: QueuedCall, position: int, estimated_wait: float | None) -> None:

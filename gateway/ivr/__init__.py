@@ -1,7 +1,7 @@
 """The IVR: flows as data (ivr_flows/*.yaml), run against a call's channel.
 
     flows = FlowRegistry(settings.ivr.flows_dir)            # registry.py: reloads on change
-    result = await run_flow(flows.get("main"), session, caller, services)   # engine.py
+    result = await run_flow(flows.get("main"), channel, caller, services)   # engine.py, channel.py
 
 loader.py reads and validates flow files (errors as file:line: node: message), model.py is
 what a flow is, checker.py / graph.py / prompts.py back `ctigw flows check|graph` and
