@@ -43,6 +43,25 @@ nodes:
     ]
 
 
+def test_tier_conditions_name_the_one_tier_table_and_flows_add_no_tier_points():
+    found = problems("""
+start: vip
+tier_priority: {gold: 2}
+nodes:
+  vip:
+    type: branch
+    cases:
+      - {when: {tier: [standard, lead, none]}, goto: agent}
+      - {when: {tier: [diamond]}, goto: agent}
+    else: agent
+  agent: {type: route, queue: general, skills: [general]}
+""")
+    assert found == [
+        "f.yaml:3: -: tier_priority is queue policy now: set the points in agents/queues.yaml, priority: tiers",
+        "f.yaml:9: vip: cases: tier: expected some of platinum, gold, silver, bronze, standard, lead, none, got ['diamond']",
+    ]
+
+
 def test_missing_start_and_empty_nodes():
     assert problems("languages: [tr]\n") == [
         "f.yaml:1: -: `nodes` must be a mapping of node id to node",
