@@ -133,7 +133,6 @@ def offered_erlangs(calls: list[SimCall], hours: float) -> float:
 class AgentRun:
     agent: Agent
     free: bool = True
-    free_since: float = 0.0
     last_call_end: float = 0.0
     busy_since: float = 0.0
     busy_total: float = 0.0
@@ -242,7 +241,6 @@ class Simulation:
 
     def _free(self, agent: AgentRun) -> None:
         agent.free = True
-        agent.free_since = self.now
         agent.busy_total += self.now - max(agent.busy_since, self.warmup) if self.now > self.warmup else 0.0
         self.router.agent_free(agent)
 

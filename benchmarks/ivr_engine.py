@@ -123,6 +123,7 @@ def serve() -> None:
     loop = install_reactor()
     from gateway.agi.errors import AgiHangup
     from gateway.agi.server import FastAgiServer
+    from gateway.calls.agi_channel import AgiChannel
     from gateway.ivr.engine import run_flow
     from gateway.ivr.registry import FlowRegistry
 
@@ -133,7 +134,7 @@ def serve() -> None:
     async def inbound(session):
         # What gateway.calls.inbound does, minus the CRM and the ACD: run the flow, leave the verdict.
         scenario = session.request.query.get("scenario", "billing")
-        result = await run_flow(flows.get("main"), session, callers[scenario], services, now=clock)
+        result = await run_flow(flows.get("main"), AgiChannel(session), callers[scenario], services, now=clock)
         try:
             await session.set_variable("CTIGW_RESULT", result.outcome)
         except AgiHangup:

@@ -145,7 +145,7 @@ class Gateway:
         await self.activities.record_call(CallActivity(
             linkedid=call.linkedid,
             raw_ani=call.raw_ani,
-            customer_id=getattr(caller, "customer_id", None),
+            customer_id=caller.customer_id if caller is not None else None,
             dnis=call.dnis,
             started_at=call.started_at,
             answered_at=call.answered_at,

@@ -7,7 +7,7 @@ whom), states.py (agent states), and agents/roster.yaml + agents/queues.yaml (th
 from gateway.acd.errors import (AcdError, AgentStateError, ConfigFileError, QueueConfigError, RosterError,
                                 UnknownAgent, UnknownQueue)
 from gateway.acd.model import (CallState, Connector, CustomerFacts, QueuedCall, QueueOutcome, QueueSnapshot,
-                               RouteRequest, WaitingCallView)
+                               WaitingCallView)
 from gateway.acd.queue_config import QueueConfig, QueuePolicy, RelaxStep, load_queue_config
 from gateway.acd.roster import Agent, Roster, Team, load_roster
 from gateway.acd.service import Acd
@@ -16,6 +16,6 @@ from gateway.acd.states import AgentState, AgentStatus
 __all__ = [
     "Acd", "AcdError", "Agent", "AgentState", "AgentStateError", "AgentStatus", "CallState", "ConfigFileError",
     "Connector", "CustomerFacts", "QueueConfig", "QueueConfigError", "QueueOutcome", "QueuePolicy", "QueueSnapshot",
-    "QueuedCall", "RelaxStep", "Roster", "RosterError", "RouteRequest", "Team", "UnknownAgent", "UnknownQueue",
+    "QueuedCall", "RelaxStep", "Roster", "RosterError", "Team", "UnknownAgent", "UnknownQueue",
     "WaitingCallView", "load_queue_config", "load_roster",
 ]

@@ -123,11 +123,6 @@ def skill_score(agent: Agent, skills: tuple[str, ...]) -> tuple[int, int]:
     return (min(levels), sum(levels))
 
 
-def has_all_skills(agent: Agent, skills: tuple[str, ...], language: str | None) -> bool:
-    """A 'fully skilled' agent for the call: every skill, and the language."""
-    return agent.speaks(language) and all(skill in agent.skills for skill in skills)
-
-
 def best_agent(req: Requirements, candidates: Iterable[tuple[Agent, float]]) -> Agent | None:
     """The eligible candidate that serves the call best. Candidates are (agent, available_since)."""
     best, best_key = None, None

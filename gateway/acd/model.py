@@ -1,4 +1,5 @@
-"""What the ACD knows about a call: the route request, the customer facts, the queued call.
+"""What the ACD knows about a call: the customer facts, the queued call, and the Connector
+through which it acts on the call layer. (The route request is gateway.routing's.)
 
 Plain values, no I/O. A QueuedCall round-trips through a Redis hash (`to_hash`/`from_hash`)
 and through the JSON events (`to_event`/`from_event`).
@@ -8,35 +9,21 @@ from __future__ import annotations
 import enum
 import json
 from dataclasses import asdict, dataclass, field, replace
-from typing import Any, Mapping, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Mapping, Protocol
 
-
-@dataclass(frozen=True)
-class RouteRequest:
-    """Where the IVR wants the call to go. Any object with these attributes will do."""
-
-    queue: str
-    skills: tuple[str, ...] = ()
-    language: str | None = None
-    priority: float = 0.0
+if TYPE_CHECKING:
+    from gateway.acd.roster import Agent
 
 
 @dataclass(frozen=True)
 class CustomerFacts:
+    """What the ACD weighs about the caller: tier points, last-agent affinity."""
+
     customer_id: str | None = None
     tier: str | None = None
     last_agent_id: str | None = None
     repeat_caller: bool = False
     has_open_case: bool = False
-
-    @classmethod
-    def from_mapping(cls, facts: Mapping[str, Any] | None) -> "CustomerFacts":
-        facts = facts or {}
-        last = facts.get("last_agent_id")
-        cid = facts.get("customer_id")
-        return cls(customer_id=None if cid is None else str(cid), tier=facts.get("tier") or None,
-                   last_agent_id=None if last in (None, "") else str(last),
-                   repeat_caller=bool(facts.get("repeat_caller")), has_open_case=bool(facts.get("has_open_case")))
 
     @property
     def wants_last_agent(self) -> bool:
@@ -130,12 +117,18 @@ class QueueOutcome:
     waited_seconds: float = 0.0
 
 
-@runtime_checkable
 class Connector(Protocol):
-    """Implemented by the call layer (it owns AMI). Only `connect` is required; the ACD calls
-    `announce(call, position, estimated_wait)` and `queue_outcome(call, outcome)` when present."""
+    """The ACD's hands on the call layer (which owns AMI); gateway.calls.ami_bridge implements it."""
 
-    async def connect(self, call: QueuedCall, agent) -> None: ...
+    async def connect(self, call: QueuedCall, agent: Agent) -> None:
+        """Put the waiting caller through to the agent the ACD booked (raise if that failed)."""
+
+    async def announce(self, call: QueuedCall, position: int, estimated_wait: float | None) -> None:
+        """Tell the waiting caller their place in the queue and roughly how long is left."""
+
+    async def queue_outcome(self, call: QueuedCall, outcome: QueueOutcome) -> None:
+        """The queue's last step (or failed connects) took the call out: voicemail, callback,
+        connect_failed; an overflow is only news."""
 
 
 @dataclass(frozen=True)

@@ -192,6 +192,8 @@ def _explain(issue) -> str:
             return "priority: aging_seconds_per_point must be a positive number"
         if key == "fit_seconds_per_level":
             return "priority: fit_seconds_per_level must be a number >= 0"
+        if len(loc) > 2 and loc[-1] == "[key]":
+            return f"priority: {issue.message}"
         if len(loc) > 2:
             return f"priority: tier {loc[2]!r}: points must be a number, got {issue.input!r}"
         return "priority: tiers must map a customer tier to priority points"

@@ -12,6 +12,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, Strict, WithJsonSchema, \
     model_validator
 
+from gateway.tiers import TIERS
 from gateway.yamlfile import Findings
 
 MIN_PROFICIENCY = 1
@@ -139,10 +140,17 @@ class QueueEntry(QueueSettingsEntry):
                                         description="cumulative: a step keeps what earlier ones relaxed")
 
 
+def _known_tier(tier: str) -> str:
+    if tier not in TIERS:
+        raise ValueError(f"unknown tier {tier!r} (tiers: {', '.join(TIERS)})")
+    return tier
+
+
 class PriorityEntry(_Entry):
     aging_seconds_per_point: Annotated[Number, Field(gt=0)] = 30.0
     fit_seconds_per_level: Annotated[Number, Field(ge=0)] = 0.0
-    tiers: dict[Annotated[str, BeforeValidator(lambda v: str(v).lower())], Number] = Field(default_factory=dict)
+    tiers: dict[Annotated[str, BeforeValidator(lambda v: str(v).lower()), AfterValidator(_known_tier)], Number] = \
+        Field(default_factory=dict)
 
 
 class QueuesFile(_Entry):

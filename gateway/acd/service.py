@@ -18,7 +18,7 @@ import asyncio
 import logging
 import random as _random
 import time
-from typing import Any, Callable, Mapping
+from typing import Callable
 
 from gateway.acd import call_events, matching, states
 from gateway.acd import events as messages
@@ -27,7 +27,8 @@ from gateway.acd.errors import AcdError, QueueConfigError, UnknownAgent, Unknown
 from gateway.acd.events import AGENT_STATE, AGENT_WAKEUP, CALL_REMOVED, CALL_STATE, Event
 from gateway.acd.feed import EventFeed
 from gateway.acd.index import DispatchIndex
-from gateway.acd.model import CallState, CustomerFacts, QueuedCall, QueueOutcome, QueueSnapshot, WaitingCallView
+from gateway.acd.model import (CallState, Connector, CustomerFacts, QueuedCall, QueueOutcome, QueueSnapshot,
+                               WaitingCallView)
 from gateway.acd.queue_config import QueueConfig, load_queue_config, queue_config_path_for
 from gateway.acd.retry import ConnectRetry
 from gateway.acd.roster import Agent, Roster, load_roster
@@ -36,6 +37,7 @@ from gateway.acd.store import AcdStore, CallWrite
 from gateway.acd.timers import FileWatcher, Ticker
 from gateway.acd.transactions import Change, StateWriter
 from gateway.acd.waiting import WaitingCalls
+from gateway.routing import RouteRequest
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +45,8 @@ OFFER_GRACE_SECONDS = 15.0  # beyond the ring timeout, before a silent offer is 
 
 
 class Acd:
-    def __init__(self, redis, roster: Roster, queues: QueueConfig, *, connector=None, key_prefix: str = "ctigw",
+    def __init__(self, redis, roster: Roster, queues: QueueConfig, *, connector: Connector | None = None,
+                 key_prefix: str = "ctigw",
                  instance: str = "gw1", clock: Callable[[], float] = time.time, ring_timeout: float = 15.0,
                  dispatch: bool = True, roster_path: str | None = None, queues_path: str | None = None,
                  default_wrapup_seconds: float = 10.0, connect_retry: ConnectRetry = ConnectRetry(),
@@ -73,7 +76,7 @@ class Acd:
         self._connected_version: dict[str, int] = {}  # call id -> version we connected (once each)
 
     @classmethod
-    def from_settings(cls, settings, redis, connector=None, **overrides) -> "Acd":
+    def from_settings(cls, settings, redis, connector: Connector | None = None, **overrides) -> "Acd":
         """The ACD for a gateway's settings: roster from [acd] roster, queues.yaml beside it."""
         roster_path = settings.acd.roster
         queues_path = str(queue_config_path_for(roster_path))
@@ -158,22 +161,25 @@ class Acd:
         self.waiting.rematch_all()  # requirements may have changed without a relax step
 
     # -- the call layer's entry points --------------------------------------------------
-    async def enqueue(self, call_id: str, channel: str, requirements, customer: Mapping[str, Any] | None = None
+    async def enqueue(self, call_id: str, channel: str, route: RouteRequest, customer: CustomerFacts | None = None
                       ) -> QueuedCall:
         """Queue a call the IVR has routed, and connect it at once if a suitable agent is free.
 
-        `requirements` has queue, skills, language and priority (attributes or keys); empty
-        skills mean the queue's skills. `customer` has customer_id, tier, last_agent_id,
-        repeat_caller and has_open_case. A replayed enqueue of a live call returns it as is.
+        The call's priority is the route's plus the customer's tier points (queues.yaml). A
+        replayed enqueue of a live call returns it as is.
         """
-        queue, skills, language, route_priority = _route_fields(requirements)
+        if not isinstance(route, RouteRequest):
+            raise TypeError(f"enqueue needs a RouteRequest, not {type(route).__name__}")
+        if customer is not None and not isinstance(customer, CustomerFacts):
+            raise TypeError(f"enqueue needs CustomerFacts, not {type(customer).__name__}")
+        queue, language = route.queue, route.language
         policy = self.queues.policy(queue)
         if policy is None:
             raise UnknownQueue(queue)
-        facts = customer if isinstance(customer, CustomerFacts) else CustomerFacts.from_mapping(customer)
+        facts = customer or CustomerFacts()
         now = self.clock()
-        priority = matching.call_priority(route_priority, facts.tier, self.queues.tier_points)
-        call = QueuedCall(call_id=call_id, channel=channel, queue=queue, skills=skills or policy.skills,
+        priority = matching.call_priority(route.priority, facts.tier, self.queues.tier_points)
+        call = QueuedCall(call_id=call_id, channel=channel, queue=queue, skills=route.skills or policy.skills,
                           language=language, priority=priority, enqueued_at=now, queue_entered_at=now,
                           rank_key=matching.rank_key(now, priority, self.queues.aging_seconds_per_point),
                           customer=facts, owner=self.instance)
@@ -403,26 +409,6 @@ class Acd:
         if not task.cancelled() and task.exception() is not None:
             log.error("ACD background work failed", exc_info=task.exception())
 
-    async def settle_background(self) -> None:
-        """Wait for work started by events (connects of calls booked by other instances)."""
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
-
     def _forget_call(self, call_id: str) -> None:
         self.waiting.forget_for_good(call_id)
         self._connected_version.pop(call_id, None)
-
-
-def _route_fields(requirements) -> tuple[str, tuple[str, ...], str | None, float]:
-    get = requirements.get if isinstance(requirements, Mapping) else (lambda k, d=None: getattr(requirements, k, d))
-    queue = get("queue")
-    if not queue:
-        raise UnknownQueue(queue)
-    skills = get("skills") or ()
-    if isinstance(skills, str):
-        skills = (skills,)
-    elif isinstance(skills, Mapping):
-        skills = tuple(skills)  # {skill: min level} from some IVRs: the names are what count
-    language = get("language")
-    language = str(language).strip().lower() or None if language else None
-    return str(queue), tuple(str(s) for s in skills), language, float(get("priority") or 0)

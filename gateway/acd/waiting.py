@@ -13,7 +13,7 @@ from gateway.acd import events as messages
 from gateway.acd import matching
 from gateway.acd.dispatch import Dispatcher
 from gateway.acd.index import DispatchIndex
-from gateway.acd.model import QueuedCall, QueueOutcome
+from gateway.acd.model import Connector, QueuedCall, QueueOutcome
 from gateway.acd.queue_config import QueuePolicy, RelaxStep
 from gateway.acd.store import AcdStore, CallWrite
 from gateway.acd.transactions import Change, StateWriter
@@ -25,12 +25,12 @@ SERVING_CACHE_SECONDS = 1.0
 
 class WaitingCalls:
     def __init__(self, *, index: DispatchIndex, store: AcdStore, writer: StateWriter, dispatcher: Dispatcher,
-                 connector: Callable[[], object], instance: str, dispatch: bool):
+                 connector: Callable[[], Connector | None], instance: str, dispatch: bool):
         self.index = index
         self.store = store
         self.writer = writer
         self.dispatcher = dispatcher
-        self.connector = connector  # the call layer's connector, looked up when needed
+        self.connector = connector  # the call layer's connector, looked up when needed (None: no call layer)
         self.instance = instance
         self.dispatch = dispatch
         self._announced_at: dict[str, float] = {}
@@ -85,9 +85,9 @@ class WaitingCalls:
             return
         outcome = QueueOutcome(step.outcome, call.call_id, call.queue, None, waited)
         self._outcome_offered.add(call.call_id)
-        if getattr(self.connector(), "queue_outcome", None) is None:
-            # Nobody can take the caller elsewhere: say so, and keep serving the call.
-            log.warning("call %s is due for %s, but the connector cannot act on it; it stays queued",
+        if self.connector() is None:
+            # Nobody here can take the caller elsewhere: say so, and keep serving the call.
+            log.warning("call %s is due for %s, but this ACD has no connector to act on it; it stays queued",
                         call.call_id, step.outcome)
             await self.store.publish(messages.call_outcome_message(outcome, self.instance))
             return
@@ -116,18 +116,18 @@ class WaitingCalls:
             await self.dispatcher.place_call(call.call_id)
 
     async def offer_outcome(self, call: QueuedCall, outcome: QueueOutcome) -> None:
-        handler = getattr(self.connector(), "queue_outcome", None)
-        if handler is None:
+        connector = self.connector()
+        if connector is None:
             return
         try:
-            await handler(call, outcome)
+            await connector.queue_outcome(call, outcome)
         except Exception:
             log.exception("connector failed to act on %s for call %s", outcome.kind, call.call_id)
 
     async def announce(self, call: QueuedCall, now: float, force: bool = False) -> None:
         """Tell the caller their position and estimated wait (the connector plays it)."""
-        announce = getattr(self.connector(), "announce", None)
-        if announce is None or call.owner != self.instance:
+        connector = self.connector()
+        if connector is None or call.owner != self.instance:
             return
         policy = self.index.policy(call.queue)
         last = self._announced_at.get(call.call_id)
@@ -138,7 +138,7 @@ class WaitingCalls:
         position = self.index.position(call)
         wait = matching.estimated_wait(position, self.agents_serving(policy, now), policy.expected_handle_seconds)
         try:
-            await announce(call, position, wait)
+            await connector.announce(call, position, wait)
         except Exception:
             log.exception("announcement for call %s failed", call.call_id)
 

@@ -90,8 +90,6 @@ _DOCUMENT = {
     },
 }
 
-PATHS = tuple(_DOCUMENT["paths"])
-
 
 def openapi_document() -> dict:
     """A fresh copy of the document (callers may change it)."""

@@ -23,6 +23,7 @@ from gateway.ami.errors import AmiError
 from gateway.calls.hold import OWNER_VARIABLE, owner_token
 from gateway.calls.model import Call, CallPhase
 from gateway.crm.activities import route_dict
+from gateway.routing import RouteRequest
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +79,7 @@ def call_from_card(card: Mapping[str, Any], caller) -> Call:
     call.ivr_path = list(card.get("ivr_path") or [])
     call.ivr_inputs = dict(card.get("ivr_inputs") or {})
     call.ivr_outcome = card.get("ivr_outcome")
-    call.route = card.get("route")
+    call.route = RouteRequest(**card["route"]) if card.get("route") else None
     call.queue = card.get("queue")
     call.queued_at = card.get("queued_at")
     call.phase = CallPhase.QUEUED

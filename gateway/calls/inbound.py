@@ -9,15 +9,24 @@ from __future__ import annotations
 
 import logging
 
+from gateway.acd.model import CustomerFacts
 from gateway.agi.errors import AgiHangup
+from gateway.calls.adoption import CallCards
+from gateway.calls.agi_channel import AgiChannel
 from gateway.calls.hold import OWNER_VARIABLE, owner_token
+from gateway.calls.ports import AcdPort, CrmPort
+from gateway.calls.tracker import CallTracker
+from gateway.crm.views import CallerView
+from gateway.ivr.channel import SelfServices
 from gateway.ivr.engine import run_flow
+from gateway.ivr.registry import FlowRegistry
 
 log = logging.getLogger(__name__)
 
 
 class InboundCallHandler:
-    def __init__(self, *, tracker, crm, flows, services, acd, flow_for_dnis, instance: str, cards, clock=None):
+    def __init__(self, *, tracker: CallTracker, crm: CrmPort, flows: FlowRegistry, services: SelfServices, acd: AcdPort,
+                 flow_for_dnis, instance: str, cards: CallCards, clock=None):
         self.tracker = tracker
         self.crm = crm
         self.flows = flows
@@ -42,7 +51,7 @@ class InboundCallHandler:
 
     async def _run_ivr(self, session, call, caller, dnis) -> None:
         flow = self.flows.get(session.request.query.get("flow") or self.flow_for_dnis(dnis))
-        result = await run_flow(flow, session, caller, self.services, now=self.clock, path=call.ivr_path)
+        result = await run_flow(flow, AgiChannel(session), caller, self.services, now=self.clock, path=call.ivr_path)
         call.ivr_inputs = dict(result.inputs)
         call.ivr_outcome = result.outcome
         call.route = result.route
@@ -79,13 +88,12 @@ class InboundCallHandler:
             pass
 
 
-def customer_facts(caller) -> dict:
-    """What the ACD weighs about the caller (priority, last-agent affinity)."""
-    open_cases = getattr(caller, "open_cases", None) or []
-    return {
-        "customer_id": getattr(caller, "customer_id", None),
-        "tier": getattr(caller, "tier", None),
-        "last_agent_id": getattr(caller, "last_agent_id", None),
-        "repeat_caller": bool(getattr(caller, "repeat_caller", False)),
-        "has_open_case": bool(open_cases),
-    }
+def customer_facts(caller: CallerView) -> CustomerFacts:
+    """What the ACD weighs about the caller (tier points, last-agent affinity)."""
+    return CustomerFacts(
+        customer_id=None if caller.customer_id is None else str(caller.customer_id),
+        tier=caller.tier,
+        last_agent_id=caller.last_agent_id,
+        repeat_caller=caller.repeat_caller,
+        has_open_case=bool(caller.open_cases),
+    )

@@ -8,6 +8,9 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 
+from gateway.crm.views import CallerView
+from gateway.routing import RouteRequest
+
 
 class CallPhase(enum.Enum):
     IVR = "ivr"
@@ -25,18 +28,17 @@ class Call:
     raw_ani: str
     dnis: str
     started_at: float
-    caller: object | None = None  # the CRM's CallerView
+    caller: CallerView | None = None  # None: the CRM was not asked
     phase: CallPhase = CallPhase.IVR
     ivr_path: list[str] = field(default_factory=list)
     ivr_inputs: dict[str, str] = field(default_factory=dict)
-    route: object | None = None  # the IVR's RouteRequest
+    route: RouteRequest | None = None  # where the IVR sent the call
     ivr_outcome: str | None = None  # hangup / voicemail / callback / abandoned / route
     queue: str | None = None
     queued_at: float | None = None
     queue_exit: str | None = None  # left the queue for voicemail / callback / fallback (not an agent)
     agent_id: str | None = None  # agent ringing or talking
     agent_channel: str | None = None
-    ringing_at: float | None = None
     answered_at: float | None = None
     ended_at: float | None = None
     hold_started_at: float | None = None

@@ -9,20 +9,14 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any, Awaitable, Callable, Protocol
+from typing import Any, Awaitable, Callable
 
 from gateway.calls.events import CallTransferred, ChannelHungUp, DialFinished, DialStarted, HoldChanged
 from gateway.calls.model import Call, CallPhase
+from gateway.calls.ports import AcdPort
+from gateway.crm.views import CallerView
 
 log = logging.getLogger(__name__)
-
-
-class AcdPort(Protocol):
-    async def agent_ringing(self, agent_id: str, call_id: str) -> None: ...
-    async def agent_answered(self, agent_id: str, call_id: str) -> None: ...
-    async def ring_no_answer(self, agent_id: str, call_id: str) -> None: ...
-    async def call_ended(self, call_id: str) -> None: ...
-    async def caller_abandoned(self, call_id: str) -> None: ...
 
 
 class CallTracker:
@@ -45,7 +39,8 @@ class CallTracker:
         self._max_ended = 1000
 
     # -- from the FastAGI side -------------------------------------------------------------
-    def begin(self, *, linkedid: str, uniqueid: str, channel: str, raw_ani: str, dnis: str, caller=None) -> Call:
+    def begin(self, *, linkedid: str, uniqueid: str, channel: str, raw_ani: str, dnis: str,
+              caller: CallerView | None = None) -> Call:
         call = Call(linkedid=linkedid, caller_uniqueid=uniqueid, caller_channel=channel,
                     raw_ani=raw_ani, dnis=dnis, started_at=self.clock(), caller=caller)
         self.calls[linkedid] = call
@@ -68,8 +63,7 @@ class CallTracker:
     def callback_number(self, linkedid: str) -> str | None:
         """The number to call the caller back on: their own, when the CRM could read it."""
         call = self.calls.get(linkedid)
-        ani = getattr(getattr(call, "caller", None), "ani", None)
-        return getattr(ani, "e164", None)
+        return call.caller.ani.e164 if call is not None and call.caller is not None else None
 
     def left_queue(self, linkedid: str, where: str, *, recording: str | None = None,
                    callback_number: str | None = None) -> None:
@@ -116,7 +110,6 @@ class CallTracker:
         call.phase = CallPhase.RINGING
         call.agent_id = agent_id
         call.agent_channel = event.agent_channel
-        call.ringing_at = event.at
         log.info("call %s ringing agent %s", call.linkedid, agent_id)
         if self.screen_pop is not None:
             await self._safely(self.screen_pop(agent_id, screen_pop_payload(call)), "screen pop")
@@ -205,19 +198,20 @@ class CallTracker:
 
 def _who(call: Call) -> str:
     # Caller IDs are hostile input: log the CRM's display-safe form, else a capped repr.
-    ani = getattr(call.caller, "ani", None)
-    return getattr(ani, "display", None) or repr(call.raw_ani[:40])
+    if call.caller is not None and call.caller.ani.display:
+        return call.caller.ani.display
+    return repr(call.raw_ani[:40])
 
 
-def _caller_label(caller) -> str:
-    if caller is None or not getattr(caller, "known", False):
+def _caller_label(caller: CallerView | None) -> str:
+    if caller is None or not caller.known:
         return "unknown caller"
     return f"{caller.name} (customer {caller.customer_id}, {caller.tier or 'no'} tier)"
 
 
 def screen_pop_payload(call: Call) -> dict[str, Any]:
     caller = call.caller
-    view = caller.to_dict() if hasattr(caller, "to_dict") else {}
+    view = caller.to_dict() if caller is not None else {}
     return {
         "type": "screen_pop",
         "linkedid": call.linkedid,

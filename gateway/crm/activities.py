@@ -24,7 +24,7 @@ import math
 import random
 import re
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, fields, is_dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable, Mapping
@@ -33,6 +33,7 @@ from gateway.crm.backend import CrmUnavailable
 from gateway.crm.models import utcnow
 from gateway.crm.numbers import classify_ani, safe_display
 from gateway.crm.spool import ActivitySpool, SpoolEntry
+from gateway.routing import RouteRequest
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +72,7 @@ class CallActivity:
     hold_seconds: float | None = None
     ivr_path: list[str] = field(default_factory=list)
     ivr_inputs: dict[str, str] = field(default_factory=dict)
-    route: Any = None  # skills, language, priority: a mapping or an object with those attributes
+    route: RouteRequest | None = None  # where the IVR sent the call
     sensitive_keys: frozenset[str] = frozenset()  # this flow's own secret inputs, masked too
 
 
@@ -303,17 +304,12 @@ def mask_inputs(inputs: Mapping[str, Any], sensitive: frozenset[str]) -> dict[st
     return masked
 
 
-def route_dict(route) -> dict | None:
-    """The IVR's route request (skills, language, priority, queue) as plain JSON data."""
+def route_dict(route: RouteRequest | None) -> dict | None:
+    """The IVR's route request as plain JSON data."""
     if route is None:
         return None
-    if isinstance(route, Mapping):
-        data = dict(route)
-    elif is_dataclass(route):
-        data = {f.name: getattr(route, f.name) for f in fields(route)}
-    else:
-        data = {k: getattr(route, k) for k in ("queue", "skills", "language", "priority") if hasattr(route, k)}
-    return json.loads(json.dumps(data, default=_jsonable))
+    return {"queue": route.queue, "skills": list(route.skills), "language": route.language,
+            "priority": route.priority}
 
 
 def describe_call(params: dict) -> str:

@@ -30,13 +30,14 @@ from sqlalchemy.exc import IntegrityError
 from gateway.crm import models as m
 from gateway.crm.migrate import sync_engine
 from gateway.crm.numbers import classify_ani, safe_display
+from gateway.tiers import DEFAULT_TIER, LEAD_TIER, TIERS
 
 COLUMNS = ("account_number", "name", "phone", "language", "tier", "segment", "lifetime_value", "notes")
 _COLUMN_ALIASES = {"phones": "phone", "phone_numbers": "phone", "account": "account_number"}
 _ACCOUNT = re.compile(r"[A-Za-z0-9][A-Za-z0-9\-]{3,31}")
 _LANGUAGE = re.compile(r"[a-z]{2}")
 _PHONE_SPLIT = re.compile(r"[;|]")
-IMPORTABLE_TIERS = tuple(t for t in m.TIERS if t != "lead")
+IMPORTABLE_TIERS = tuple(t for t in TIERS if t != LEAD_TIER)
 MAX_LIFETIME_VALUE = Decimal("999999999999.99")  # NUMERIC(14, 2)
 
 
@@ -74,10 +75,6 @@ class ImportReport:
     unchanged: int = 0
     phones_added: int = 0
     errors: list[RowError] = field(default_factory=list)
-
-    @property
-    def imported(self) -> int:
-        return self.created + self.updated + self.unchanged
 
 
 # -- reading and validating ----------------------------------------------------------------
@@ -351,7 +348,7 @@ def _upsert(conn: Connection, rows: list[CustomerRow]) -> _Outcome:
 
 def _changes(current, row: CustomerRow) -> dict:
     """The fields the row changes; a lead the file names becomes a customer."""
-    tier = row.tier or ("standard" if current.is_lead else None)
+    tier = row.tier or (DEFAULT_TIER if current.is_lead else None)
     wanted = {
         "account_number": row.account_number, "name": row.name, "language": row.language, "tier": tier,
         "segment": row.segment, "lifetime_value": row.lifetime_value, "notes": row.notes,
@@ -371,7 +368,7 @@ def _changes(current, row: CustomerRow) -> dict:
 def _new_customer(row: CustomerRow, now) -> dict:
     return {
         "account_number": row.account_number, "name": row.name, "language": row.language,
-        "tier": row.tier or "standard", "segment": row.segment,
+        "tier": row.tier or DEFAULT_TIER, "segment": row.segment,
         "lifetime_value": row.lifetime_value if row.lifetime_value is not None else Decimal("0.00"),
         "notes": row.notes, "is_lead": False, "created_at": now, "updated_at": now,
     }

@@ -32,6 +32,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from gateway.tiers import DEFAULT_TIER
+
 # Constraint names fixed by convention, so migrations and models agree on both engines.
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -46,10 +48,6 @@ Id = BigInteger().with_variant(Integer(), "sqlite")
 Json = JSON().with_variant(JSONB(), "postgresql")
 Utc = DateTime(timezone=True)
 
-TIERS = ("platinum", "gold", "silver", "bronze", "standard", "lead")
-CASE_STATUSES = ("open", "pending", "resolved", "closed")
-CASE_PRIORITIES = ("low", "normal", "high", "urgent")
-ACTIVITY_KINDS = ("call", "note", "email", "case_update")
 
 
 def utcnow() -> datetime:
@@ -82,7 +80,7 @@ class Customer(Base):
     name: Mapped[str] = mapped_column(String(200))
     language: Mapped[str | None] = mapped_column(String(8))  # ISO 639-1: tr, en, ...
     segment: Mapped[str | None] = mapped_column(String(32))  # consumer, business, ...
-    tier: Mapped[str] = mapped_column(String(16), default="standard", server_default="standard")
+    tier: Mapped[str] = mapped_column(String(16), default=DEFAULT_TIER, server_default=DEFAULT_TIER)
     lifetime_value: Mapped[Decimal] = mapped_column(Numeric(14, 2), default=0, server_default="0")
     notes: Mapped[str | None] = mapped_column(Text)
     is_lead: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))

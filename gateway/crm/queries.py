@@ -16,11 +16,6 @@ from __future__ import annotations
 import functools
 import re
 
-# The profile columns, in the order both engines return them.
-PROFILE_COLUMNS = (
-    "id", "name", "language", "tier", "segment", "lifetime_value", "account_number", "notes",
-    "is_lead", "last_agent_id", "calls_since",
-)
 ACTIVITY_COLUMNS = (
     "id", "kind", "occurred_at", "direction", "channel", "summary", "agent_id", "outcome",
     "disposition", "case_id",

@@ -26,6 +26,7 @@ from gateway.crm.backend import Backend, CrmUnavailable, CustomerRecord
 from gateway.crm.models import utcnow
 from gateway.crm.numbers import Ani, classify_ani, language_for_region
 from gateway.crm.urls import parse_crm_url
+from gateway.tiers import LEAD_TIER
 from gateway.crm.views import (
     REPEAT_CALLER_MIN_CALLS,
     REPEAT_WINDOW_DAYS,
@@ -183,7 +184,7 @@ class CrmStore:
         customer_id, created = await self.backend.create_lead(ani.e164, language, self.clock())
         if created:
             log.info("created lead customer %s for unknown caller %s", customer_id, ani.display)
-            return CallerView(ani=ani, customer_id=customer_id, language=language, tier="lead",
+            return CallerView(ani=ani, customer_id=customer_id, language=language, tier=LEAD_TIER,
                               is_lead=True, lead_created=True)
         # Another call created it a moment ago: show what is there now.
         record = await self.backend.lookup_by_phone(ani.e164, self._window_start())

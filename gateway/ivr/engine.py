@@ -18,12 +18,15 @@ import logging
 from dataclasses import dataclass
 from typing import Callable
 
-from gateway.ivr.channel import AgiHangup, AgiPromptMissing, AgiTimeout, UnknownCaller
+from gateway.ivr.channel import (NO_SUCH_APPLICATION, CallerFacts, CallerHungUp, Channel, ChannelTimeout,
+                                 PromptMissing, SelfServices, UnknownCaller)
 from gateway.ivr.hours import is_open
 from gateway.ivr.model import (DTMF_DIGITS, BranchNode, CallbackNode, CaseStatusNode, CollectNode, Condition,
                                Flow, FlowResult, HangupNode, HoursNode, LanguageNode, MenuNode, Node, PlayNode,
-                               RouteNode, RouteRequest, ReturnNode, SubflowNode, VoicemailNode)
+                               RouteNode, ReturnNode, SubflowNode, VoicemailNode)
 from gateway.ivr.validation import crm_problem, local_problem, mask
+from gateway.routing import RouteRequest
+from gateway.tiers import NO_TIER
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +38,8 @@ def utc_now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
 
 
-async def run_flow(flow: Flow, channel, caller=None, services=None, *, now: dt.datetime | Clock | None = None,
+async def run_flow(flow: Flow, channel: Channel, caller: CallerFacts | None = None,
+                   services: SelfServices | None = None, *, now: dt.datetime | Clock | None = None,
                    sensitive_mask: str = "*", path: list[str] | None = None) -> FlowResult:
     """Run `flow` on `channel` for `caller` (None: an unknown caller). Never raises for the
     caller hanging up, the channel timing out, or a service failing."""
@@ -59,7 +63,8 @@ class _End:
 class FlowRun:
     """The state of one call in a flow. One instance per call; not reusable."""
 
-    def __init__(self, flow: Flow, channel, caller, services, clock: Clock, sensitive_mask: str = "*"):
+    def __init__(self, flow: Flow, channel: Channel, caller: CallerFacts, services: SelfServices | None, clock: Clock,
+                 sensitive_mask: str = "*"):
         self.top = flow
         self.flow = flow
         self.channel = channel
@@ -101,9 +106,9 @@ class FlowRun:
                 if isinstance(verdict, _End):
                     return self._result(verdict)
                 node_id = verdict
-        except AgiHangup:
+        except CallerHungUp:
             return self._result(_End("abandoned"))
-        except AgiTimeout:
+        except ChannelTimeout:
             return self._result(_End("abandoned", error="the channel stopped answering"))
         except Exception as exc:  # a bug or a broken service must not leave the caller in silence
             log.exception("IVR flow %s failed at %s", self.top.name, self.path[-1:] or "start")
@@ -126,7 +131,7 @@ class FlowRun:
             self.path.append(node.id)
             try:
                 end = await self._handlers[type(node)](node)
-            except (AgiHangup, AgiTimeout):
+            except (CallerHungUp, ChannelTimeout):
                 end = _End("abandoned")
             except Exception:
                 end = _End("hangup")
@@ -148,7 +153,7 @@ class FlowRun:
     def language(self) -> str:
         if self.chosen_language:
             return self.chosen_language
-        preferred = getattr(self.caller, "language", None)
+        preferred = self.caller.language
         return preferred if preferred in self.top.languages else self.top.default_language
 
     # --- talking to the channel ----------------------------------------------------------------
@@ -159,7 +164,7 @@ class FlowRun:
         for sound in sounds:
             try:
                 digit = await self.channel.stream_file(sound, escape)
-            except AgiPromptMissing:
+            except PromptMissing:
                 # One missing recording must not end the call: the caller hears the rest of
                 # the flow (and keys still work); `ctigw flows check` reports such prompts.
                 log.error("IVR flow %s: prompt %r is missing on the Asterisk side", self.top.name, sound)
@@ -216,7 +221,7 @@ class FlowRun:
                 if problem is None and node.check:
                     try:
                         problem = await crm_problem(node.check, digits, self.caller, self.services)
-                    except (AgiHangup, AgiTimeout):
+                    except (CallerHungUp, ChannelTimeout):
                         raise
                     except Exception as exc:  # the CRM is down: no point asking the caller again
                         # The type only: a message might quote the digits the caller keyed.
@@ -240,15 +245,15 @@ class FlowRun:
 
     async def _holds(self, c: Condition) -> bool:
         caller = self.caller
-        if c.known is not None and bool(getattr(caller, "known", False)) != c.known:
+        if c.known is not None and caller.known != c.known:
             return False
-        if c.tier is not None and (getattr(caller, "tier", None) or "none") not in c.tier:
+        if c.tier is not None and (caller.tier or NO_TIER) not in c.tier:
             return False
         if c.language is not None and self.language not in c.language:
             return False
-        if c.open_case is not None and bool(getattr(caller, "open_cases", None)) != c.open_case:
+        if c.open_case is not None and bool(caller.open_cases) != c.open_case:
             return False
-        if c.repeat_caller is not None and bool(getattr(caller, "repeat_caller", False)) != c.repeat_caller:
+        if c.repeat_caller is not None and caller.repeat_caller != c.repeat_caller:
             return False
         if c.queue_wait_over is not None:
             queue, seconds = c.queue_wait_over
@@ -258,11 +263,10 @@ class FlowRun:
         return True
 
     async def _estimated_wait(self, queue: str) -> float | None:
-        estimate = getattr(self.services, "estimated_wait", None)
-        if estimate is None:
+        if self.services is None:
             return None
         try:
-            return await estimate(queue)
+            return await self.services.estimated_wait(queue)
         except Exception as exc:  # no estimate: do not offer a callback on a guess
             log.warning("estimated_wait(%s) failed: %r", queue, exc)
             return None
@@ -271,8 +275,8 @@ class FlowRun:
         return node.open if is_open(self.flow.schedules[node.schedule], self.clock()) else node.closed
 
     async def _language(self, node: LanguageNode):
-        preferred = getattr(self.caller, "language", None)
-        if node.use_caller_language and getattr(self.caller, "known", False) and preferred in self.top.languages:
+        preferred = self.caller.language
+        if node.use_caller_language and self.caller.known and preferred in self.top.languages:
             await self._set_language(preferred)
             return node.next
         key = await self._choose(node, node.choices)
@@ -286,19 +290,19 @@ class FlowRun:
         return self._failure(node, "no language chosen")
 
     async def _case_status(self, node: CaseStatusNode):
-        customer_id = getattr(self.caller, "customer_id", None)
+        customer_id = self.caller.customer_id
         if customer_id is None:
             return self._failure(node, "case status for an unidentified caller")
         try:
             case = await self.services.case_status(customer_id)
-        except (AgiHangup, AgiTimeout):
+        except (CallerHungUp, ChannelTimeout):
             raise
         except Exception as exc:
             log.warning("case_status failed: %r", exc)
             self.service_error = f"case status failed at {node.id}: {exc!r}"
             return self._failure(node, "the CRM did not answer the case status")
         await self._play(node.prompt)
-        open_cases = getattr(self.caller, "open_cases", None) or ()
+        open_cases = self.caller.open_cases
         if node.count_prompt and open_cases:
             await self._play(node.count_prompt)
             await self.channel.say_number(len(open_cases))
@@ -327,19 +331,19 @@ class FlowRun:
         self.inputs["voicemail"] = where
         try:
             # The recording runs as long as the caller talks: well past a command's usual timeout.
-            reply = await self.channel.exec_app(app, args, timeout=node.max_seconds + 60)
+            result = await self.channel.exec_app(app, args, timeout=node.max_seconds + 60)
             status_variable = "VMSTATUS" if node.mailbox else "RECORD_STATUS"
             status = await self.channel.get_variable(status_variable)
-            # Record and VoiceMail always set their status; none (or EXEC's -2, no such
-            # application) means nothing was recorded.
-            if getattr(reply, "result", None) == "-2" or status in (None, "", "ERROR", "FAILED"):
+            # Record and VoiceMail always set their status; none (or no such application)
+            # means nothing was recorded.
+            if result == NO_SUCH_APPLICATION or status in (None, "", "ERROR", "FAILED"):
                 # Never report a message that was not kept (e.g. no such folder on Asterisk).
                 log.error("IVR flow %s: voicemail could not be recorded to %s (%s=%s)",
                           self.top.name, where, status_variable, status)
                 del self.inputs["voicemail"]
                 return self._failure(node, "voicemail could not be recorded")
             await self._play(node.goodbye_prompt)
-        except AgiHangup:
+        except CallerHungUp:
             pass  # hanging up after the message is the normal way to finish it (Record's k keeps it)
         return _End("voicemail")
 
@@ -368,7 +372,7 @@ class FlowRun:
             await self._play(node.confirm_prompt)
             if node.confirm_prompt:
                 await self.channel.say_digits("".join(ch for ch in number if ch.isdigit()))
-        except AgiHangup:
+        except CallerHungUp:
             pass  # the callback is booked; hanging up during the confirmation is fine
         return _End("callback", callback_number=number)
 
@@ -383,10 +387,8 @@ class FlowRun:
         return None
 
     async def _route(self, node: RouteNode):
-        tier = getattr(self.caller, "tier", None) or "none"
-        priority = node.priority + self.top.tier_priority.get(tier, 0)
-        request = RouteRequest(queue=node.queue, skills=list(node.skills), language=node.language or self.language,
-                               priority=priority)
+        request = RouteRequest(queue=node.queue, skills=node.skills, language=node.language or self.language,
+                               priority=node.priority)
         await self._play(node.prompt)
         return _End("route", route=request)
 

@@ -7,7 +7,6 @@ A flow file looks like this (see ivr_flows/main.yaml for a whole one):
     languages: [tr, en]         # the first one is the default language
     max_steps: 200              # loop protection: steps per call
     on_failure: agent_general   # where nodes go when retries run out (default: hang up)
-    tier_priority: {platinum: 3, gold: 2, silver: 1, bronze: 0}
     defaults: {timeout: 5, retries: 2, invalid_prompt: ctigw/invalid, no_input_prompt: ctigw/no_input}
     schedules:
       office:
@@ -33,7 +32,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from gateway.ivr import hours
-from gateway.ivr.model import DEFAULT_TIER_PRIORITY, NODE_KINDS, Condition, Flow, Node, PromptText, Schedule, \
+from gateway.ivr.model import NODE_KINDS, Condition, Flow, Node, PromptText, Schedule, \
     SubflowNode
 from gateway.ivr.schema import DEFAULT_LANGUAGES, NODE_FIELDS, TIERS, TOP_LEVEL, BranchNode, FlowFile, MenuNode
 from gateway.yamlfile import YamlFileError, field_value, issues, line_at, parse_yaml, position_at, value_at
@@ -161,7 +160,7 @@ def _file_problem(issue) -> str:
     if key == "start" and kind_of == "missing":
         return "`start` is missing: name the first node"
     if key == "tier_priority":
-        return f"tier_priority: expected {{tier: number}} for tiers {', '.join(TIERS)}"
+        return issue.message
     if key == "schedules" and len(loc) > 1:
         name = loc[1]
         if len(loc) == 2 or kind_of == "missing":
@@ -255,10 +254,7 @@ def _build(model: FlowFile, doc: dict, path: str) -> Flow:
     return Flow(
         name=model.flow or Path(path).stem, path=path, start=model.start, nodes=nodes, languages=languages,
         default_language=model.default_language or languages[0], max_steps=model.max_steps or 200,
-        on_failure=model.on_failure,
-        tier_priority={**{t: 0 for t in TIERS}, **model.tier_priority} if model.tier_priority is not None
-        else dict(DEFAULT_TIER_PRIORITY),
-        schedules=schedules, prompt_texts=prompt_texts, start_line=line_at(doc, ("start",)),
+        on_failure=model.on_failure, schedules=schedules, prompt_texts=prompt_texts,
     )
 
 

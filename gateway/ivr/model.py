@@ -10,9 +10,10 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import ClassVar
 
+from gateway.routing import RouteRequest
+
 DTMF_DIGITS = "0123456789*#"
 OUTCOMES = ("route", "hangup", "voicemail", "callback", "abandoned")
-DEFAULT_TIER_PRIORITY = {"platinum": 3, "gold": 2, "silver": 1, "bronze": 0}
 
 
 @dataclass(frozen=True)
@@ -255,7 +256,7 @@ class RouteNode(Node):
     queue: str = ""
     skills: tuple[str, ...] = ()
     language: str | None = None  # None: the call's language
-    priority: int = 0  # raised by the caller's tier, see Flow.tier_priority
+    priority: int = 0  # the IVR's; the ACD adds the caller's tier points (agents/queues.yaml)
 
 
 @dataclass
@@ -314,7 +315,6 @@ class Flow:
     default_language: str = "tr"
     max_steps: int = 200
     on_failure: str | None = None  # default ending for nodes without their own on_failure
-    tier_priority: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_TIER_PRIORITY))
     schedules: dict[str, Schedule] = field(default_factory=dict)
     # Sound name -> its text per language: what `ctigw prompts build` synthesises.
     prompt_texts: dict[str, PromptText] = field(default_factory=dict)
@@ -322,7 +322,6 @@ class Flow:
     subflows: dict[str, "Flow"] = field(default_factory=dict)
     # Every file the flow was built from, with its mtime, so a registry knows when to reload.
     sources: dict[str, float] = field(default_factory=dict)
-    start_line: int = 1
 
     def node(self, node_id: str) -> Node:
         return self.nodes[node_id]
@@ -345,14 +344,6 @@ class Flow:
             seen[flow.path] = flow
             pending.extend(flow.subflows.values())
         return list(seen.values())
-
-
-@dataclass(frozen=True)
-class RouteRequest:
-    queue: str
-    skills: list[str]
-    language: str
-    priority: int
 
 
 @dataclass

@@ -18,9 +18,11 @@ from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, ValidationI
 from gateway.ivr import hours
 from gateway.ivr.model import DTMF_DIGITS
 from gateway.ivr.validation import CRM_CHECKS
+from gateway.tiers import NO_TIER
+from gateway.tiers import TIERS as CUSTOMER_TIERS
 from gateway.yamlfile import Findings
 
-TIERS = ("platinum", "gold", "silver", "bronze", "none")
+TIERS = (*CUSTOMER_TIERS, NO_TIER)  # what a `tier` condition may name
 DEFAULT_LANGUAGES = ("tr", "en")
 # An Asterisk sound name: a path without a file extension (Asterisk picks the format).
 SOUND_NAME = r"^(?!.*\.[^/]*$)[A-Za-z0-9_][A-Za-z0-9_\-./]*$"
@@ -486,8 +488,10 @@ class FlowFile(_Model):
         None, description="the first one is the default language")
     default_language: FlowLanguage = None
     max_steps: Whole(10, 10_000) = Field(None, description="loop protection: steps per call")
-    tier_priority: Annotated[dict[Literal[TIERS], Annotated[int, Field(strict=True)]], BeforeValidator(
-        lambda v: v if isinstance(v, dict) else _raise("not a mapping"))] = None
+    # Flows once added tier points to the route; the ACD alone does now (agents/queues.yaml).
+    tier_priority: Annotated[None, BeforeValidator(lambda v: _raise(
+        "tier_priority is queue policy now: set the points in agents/queues.yaml, priority: tiers")),
+        WithJsonSchema({"not": {}})] = None
     schedules: Annotated[dict[str, ScheduleSpec], BeforeValidator(lambda v: v if isinstance(v, dict) else _raise(
         "`schedules` must map a schedule name to {timezone, weekly, holidays}"))] = None
     prompts: Annotated[dict[Annotated[str, BeforeValidator(_prompt_name)], PromptSpec], BeforeValidator(

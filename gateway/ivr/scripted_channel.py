@@ -7,7 +7,7 @@ Script tokens, consumed in order by the engine's channel calls:
     "12345678"  digits typed for GET DATA (ended by # or by reaching max digits)
     ""          silence: the wait or GET DATA times out
     "!"         the caller hangs up: the next call that waits on them (a key, digits, an
-                interruptible prompt, a recording) raises AgiHangup
+                interruptible prompt, a recording) raises CallerHungUp
 A script that runs out behaves like a caller hanging up when the flow next waits for a key.
 """
 from __future__ import annotations
@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass, field
 
-from gateway.ivr.channel import AgiHangup
+from gateway.ivr.channel import CallerHungUp
 
 
 @dataclass
@@ -58,13 +58,13 @@ class ScriptedChannel:
 
     def _peek(self, waits_for_caller: bool) -> str:
         """The next token, not consumed. Calls that wait on the caller (keys, digits, an
-        interruptible prompt, a recording) raise AgiHangup at "!" or past the end of the
+        interruptible prompt, a recording) raise CallerHungUp at "!" or past the end of the
         script; other calls go through (a caller cannot hang up between two commands that
         take no time)."""
         if not waits_for_caller:
             return ""
         if not self.script or self.script[0] == "!":
-            raise AgiHangup("caller hung up" if self.script else "script ended")
+            raise CallerHungUp("caller hung up" if self.script else "script ended")
         return self.script[0]
 
     async def stream_file(self, name: str, escape_digits: str = "") -> str:
@@ -95,15 +95,13 @@ class ScriptedChannel:
             return "", True
         return (token[:max_digits] if max_digits else token), False
 
-    async def say_digits(self, digits: str, escape: str = "") -> None:
+    async def say_digits(self, digits: str, escape: str = "") -> str:
         self.log.append(("say_digits", str(digits)))
+        return ""
 
-    async def say_number(self, n: int, escape: str = "") -> None:
+    async def say_number(self, n: int, escape: str = "") -> str:
         self.log.append(("say_number", str(n)))
-
-    async def set_variable(self, name: str, value: str) -> None:
-        self.variables[name] = value
-        self.log.append(("set_variable", f"{name}={value}"))
+        return ""
 
     async def get_variable(self, name: str) -> str | None:
         self.log.append(("get_variable", name))
@@ -112,16 +110,11 @@ class ScriptedChannel:
     # What Asterisk's recording applications leave in their status variable when they work.
     APP_STATUS = {"Record": ("RECORD_STATUS", "SILENCE"), "VoiceMail": ("VMSTATUS", "SUCCESS")}
 
-    async def exec_app(self, app: str, args: str = "", *, timeout: float | None = None) -> None:
+    async def exec_app(self, app: str, args: str = "", *, timeout: float | None = None) -> int:
         self.log.append(("exec_app", f"{app}({args})"))
         if app in self.APP_STATUS:
             name, value = self.APP_STATUS[app]
             self.variables.setdefault(name, value)  # a test may preset a failure (e.g. ERROR)
         if timeout is not None and self.script and self.script[0] == "!":
             self._peek(True)  # a long-running application (Record) is the caller's time: they may hang up
-
-    async def hangup(self) -> None:
-        self.log.append(("hangup", ""))
-
-    async def verbose(self, msg: str) -> None:
-        self.log.append(("verbose", msg))
+        return 0

@@ -47,7 +47,7 @@ def local_problem(node: CollectNode, digits: str) -> str | None:
 
 async def crm_problem(check: str, digits: str, caller, services) -> str | None:
     if check == "account_belongs_to_caller":
-        customer_id = getattr(caller, "customer_id", None)
+        customer_id = caller.customer_id
         if customer_id is None:
             return "caller not identified"
         if not await services.verify_account(customer_id, digits):

@@ -19,8 +19,8 @@ process's main thread polls `pjsua_handle_events()` itself through ctypes (which
 GIL while it waits). Every pjsua call and every Python callback happens on the main thread.
 stdin is read by a helper thread that only queues the lines.
 
-Commands: init, call, dtmf, hangup, register, unregister, forget, set_answer_after, answer,
-agent_hangup, ping, quit, abort (crash on purpose, for tests). Events: call_state, media, incoming, reg_state, dtmf_sent, fatal.
+Commands: init, call, dtmf, hangup, register, unregister, forget, answer, agent_hangup,
+ping, quit, abort (crash on purpose, for tests). Events: call_state, media, incoming, reg_state, dtmf_sent, fatal.
 """
 from __future__ import annotations
 
@@ -200,10 +200,6 @@ class Phones:
         if a is not None:
             a.shutdown()
             self.graveyard.append(a)
-        return {}
-
-    def cmd_set_answer_after(self, account: str, answer_after: float | None) -> dict:
-        self._agent(account).answer_after = answer_after
         return {}
 
     def cmd_answer(self, account: str) -> dict:

@@ -309,10 +309,6 @@ class Call(_Waitable):
         await asyncio.sleep(after)
         await self.send_digits(digits, gap)
 
-    async def wait_digits_sent(self, timeout: float = 30.0) -> None:
-        if self.digits_task is not None:
-            await asyncio.wait_for(asyncio.shield(self.digits_task), timeout)
-
     async def hangup(self) -> None:
         if self.state == "disconnected":
             return
@@ -412,10 +408,6 @@ class AgentPhone(_Waitable):
 
     async def hangup(self) -> None:
         await self.worker.request("agent_hangup", account=self.number)
-
-    async def set_answer_after(self, seconds: float | None) -> None:
-        await self.worker.request("set_answer_after", account=self.number, answer_after=seconds)
-        self.answer_after = seconds
 
     async def unregister(self, timeout: float = 10.0) -> None:
         if self.number not in self.worker.agents:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 import redis.asyncio as aioredis
+from doubles import RecordingConnector
 
 from gateway.acd.queue_config import load_queue_config
 from gateway.acd.roster import load_roster
@@ -26,28 +27,6 @@ class FakeClock:
     def advance(self, seconds: float) -> float:
         self.now += seconds
         return self.now
-
-
-class RecordingConnector:
-    """Stands in for the call layer: records what the ACD asks of it."""
-
-    def __init__(self, fail: int = 0):
-        self.connects: list[tuple[str, str]] = []
-        self.announcements: list[tuple[str, int, float]] = []
-        self.outcomes: list = []
-        self.fail = fail  # how many connects raise before they succeed
-
-    async def connect(self, call, agent) -> None:
-        if self.fail:
-            self.fail -= 1
-            raise ConnectionError("AMI Redirect failed")
-        self.connects.append((call.call_id, agent.id))
-
-    async def announce(self, call, position, estimated_wait) -> None:
-        self.announcements.append((call.call_id, position, estimated_wait))
-
-    async def queue_outcome(self, call, outcome) -> None:
-        self.outcomes.append(outcome)
 
 
 @pytest.fixture

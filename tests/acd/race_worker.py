@@ -12,13 +12,16 @@ import sys
 
 import redis.asyncio as aioredis
 
-from gateway.acd.model import RouteRequest
 from gateway.acd.queue_config import load_queue_config
 from gateway.acd.roster import load_roster
 from gateway.acd.service import Acd
+from gateway.routing import RouteRequest
 
 
 class AutoAnsweringCallLayer:
+    """A Connector (gateway.acd.model) whose agents answer at once; queues here never announce
+    nor end in an outcome, but the ACD may ask."""
+
     def __init__(self, rng: random.Random):
         self.rng = rng
         self.acd = None
@@ -31,6 +34,12 @@ class AutoAnsweringCallLayer:
         task = asyncio.get_running_loop().create_task(self._play(call.call_id, agent.id))
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
+
+    async def announce(self, call, position, estimated_wait) -> None:
+        pass  # the race is about booking agents, not about what callers hear
+
+    async def queue_outcome(self, call, outcome) -> None:
+        pass  # the race's queue has no last step, and connects never fail here
 
     async def _play(self, call_id: str, agent_id: str) -> None:
         await asyncio.sleep(self.rng.random() * 0.004)

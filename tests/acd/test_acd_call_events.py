@@ -1,6 +1,7 @@
 """What the call layer reports: ringing, answer, ring-no-answer, hang-ups, the end of a call,
 and the timers that follow (wrap-up, offers nobody acted on)."""
-from gateway.acd.model import CallState, RouteRequest
+from gateway.acd.model import CallState
+from gateway.routing import RouteRequest
 from gateway.acd.states import AgentState
 
 TR_BILLING = RouteRequest("billing", ("billing",), "tr", 2)

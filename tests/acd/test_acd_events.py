@@ -3,7 +3,7 @@ each other through it."""
 import asyncio
 import json
 
-from gateway.acd.model import RouteRequest
+from gateway.routing import RouteRequest
 from gateway.acd.states import AgentState
 from waiting import wait_until
 

@@ -1,7 +1,8 @@
 """The atomic reservation: what the Lua script writes, and lost races that re-match."""
 from gateway.acd import states
-from gateway.acd.model import CallState, RouteRequest
+from gateway.acd.model import CallState
 from gateway.acd.retry import ConnectRetry
+from gateway.routing import RouteRequest
 from gateway.acd.states import AgentState
 
 TR_BILLING = RouteRequest("billing", ("billing",), "tr", 2)

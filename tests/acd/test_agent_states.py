@@ -2,7 +2,7 @@
 import pytest
 
 from gateway.acd.errors import AgentStateError, UnknownAgent
-from gateway.acd.model import RouteRequest
+from gateway.routing import RouteRequest
 from gateway.acd.states import AgentState
 
 TR_BILLING = RouteRequest("billing", ("billing",), "tr", 2)

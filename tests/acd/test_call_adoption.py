@@ -2,10 +2,10 @@
 on the real ACD in real Redis; Asterisk's side is what CoreShowChannels and Getvar answer."""
 import pytest
 
-from gateway.acd.model import RouteRequest
 from gateway.calls.adoption import CallAdopter, CallCards
 from gateway.calls.model import CallPhase
 from gateway.calls.tracker import CallTracker
+from gateway.routing import RouteRequest
 
 
 class RecordingAmi:
@@ -42,7 +42,7 @@ async def first_run_queues(make_acd, redis_client, key_prefix, clock, *linkedids
         await tracker.ivr_finished(call)
         tracker.queued(call, "general")
         await cards.save(call)
-        await acd.enqueue(linkedid, call.caller_channel, RouteRequest("general", ("general",), None, 1), {})
+        await acd.enqueue(linkedid, call.caller_channel, RouteRequest("general", ("general",), None, 1), None)
         clock.advance(5)
     await acd.stop()
 

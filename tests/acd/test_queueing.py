@@ -3,7 +3,8 @@ aging, relax steps, overflow and outcomes, last-agent affinity, announcements.""
 import pytest
 
 from gateway.acd.errors import UnknownQueue
-from gateway.acd.model import CallState, RouteRequest
+from gateway.acd.model import CallState, CustomerFacts
+from gateway.routing import RouteRequest
 from gateway.acd.states import AgentState
 
 TR_BILLING = RouteRequest("billing", ("billing",), "tr", 2)
@@ -12,9 +13,10 @@ EN_BILLING = RouteRequest("billing", ("billing",), "en", 2)
 
 async def test_a_waiting_call_is_kept_in_redis_with_its_requirements(make_acd, clock, redis_client, key_prefix):
     acd = await make_acd()
-    call = await acd.enqueue("c1", "PJSIP/in-1", TR_BILLING, {"customer_id": "42", "tier": "gold"})
+    call = await acd.enqueue("c1", "PJSIP/in-1", TR_BILLING, CustomerFacts(customer_id="42", tier="gold"))
+    # The route's 2, plus 2 for a gold customer (agents/queues.yaml: the one place tiers weigh).
     assert (call.state, call.skills, call.language, call.priority, call.enqueued_at) == \
-        (CallState.WAITING, ("billing",), "tr", 2.0, clock.now)
+        (CallState.WAITING, ("billing",), "tr", 2.0 + 2.0, clock.now)
     stored = await acd.store.load_call("c1")
     assert stored == call and stored.customer.customer_id == "42"
     members = await redis_client.zrange("%s:{acd}:queue:billing" % key_prefix, 0, -1, withscores=True)
@@ -25,12 +27,15 @@ async def test_a_waiting_call_is_kept_in_redis_with_its_requirements(make_acd, c
     assert snap.longest_wait_seconds == 12.0
 
 
-async def test_the_queue_defaults_skills_and_requirements_may_be_a_mapping(make_acd):
+async def test_the_queue_defaults_skills_and_only_a_route_request_is_queued(make_acd):
     acd = await make_acd()
-    call = await acd.enqueue("c1", "PJSIP/in-1", {"queue": "support", "language": "TR", "priority": 1})
+    call = await acd.enqueue("c1", "PJSIP/in-1", RouteRequest("support", language="TR", priority=1))
     assert (call.skills, call.language) == (("tech_support",), "tr")
     with pytest.raises(UnknownQueue):
         await acd.enqueue("c2", "PJSIP/in-2", RouteRequest("astrology"))
+    with pytest.raises(TypeError, match="RouteRequest"):
+        await acd.enqueue("c3", "PJSIP/in-3", {"queue": "support"})
+    assert await acd.store.load_call("c3") is None
 
 
 async def test_a_replayed_enqueue_returns_the_live_call(make_acd, clock):
@@ -153,25 +158,20 @@ async def test_voicemail_outcome_takes_the_call_out_of_the_queue(make_acd, clock
     assert await redis_client.exists("%s:{acd}:queue:complaints" % key_prefix) == 0
 
 
-async def test_without_an_outcome_handler_the_call_stays_queued(make_acd, clock):
-    class ConnectOnly:
-        def __init__(self):
-            self.connects = []
-
-        async def connect(self, call, agent):
-            self.connects.append((call.call_id, agent.id))
-
-    acd = await make_acd(connector=ConnectOnly())
+async def test_without_a_call_layer_the_call_stays_queued_at_its_outcome_step(make_acd, clock):
+    acd = await make_acd()
+    acd.connector = None  # an ACD in a process without a call layer: nobody could take the caller away
     await acd.enqueue("c1", "PJSIP/in-1", RouteRequest("sales", ("sales",), "tr"))
     clock.advance(240)
     await acd.tick()
     await acd.tick()
     assert (await acd.store.load_call("c1")).state is CallState.WAITING
     await acd.login("1010")
-    assert acd.connector.connects == [("c1", "1010")]
+    booked = await acd.store.load_call("c1")
+    assert (booked.state, booked.agent_id) == (CallState.RESERVED, "1010")
 
 
-REPEAT = {"customer_id": "7", "tier": "gold", "last_agent_id": "1002", "repeat_caller": True, "has_open_case": True}
+REPEAT = CustomerFacts(customer_id="7", tier="gold", last_agent_id="1002", repeat_caller=True, has_open_case=True)
 
 
 async def test_a_repeat_caller_with_an_open_case_waits_for_the_last_agent(make_acd, clock):

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from gateway.acd.errors import RosterError
-from gateway.acd.model import RouteRequest
+from gateway.routing import RouteRequest
 from gateway.acd.queue_config import load_queue_config
 from gateway.acd.roster import load_roster
 from gateway.acd.states import AgentState

@@ -1,7 +1,7 @@
 """The contract with the call layer: gateway.calls' tracker drives the real ACD."""
 from gateway.calls.events import ChannelHungUp, DialFinished, DialStarted
 from gateway.calls.tracker import CallTracker
-from gateway.acd.model import RouteRequest
+from gateway.routing import RouteRequest
 from gateway.acd.states import AgentState
 
 
@@ -25,7 +25,7 @@ async def queue_call(acd, tracker, linkedid="L1"):
                          raw_ani="05321234567", dnis="100")
     await tracker.ivr_finished(call)
     tracker.queued(call, "billing")
-    await acd.enqueue(call.linkedid, call.caller_channel, RouteRequest("billing", ["billing"], "tr", 2), {})
+    await acd.enqueue(call.linkedid, call.caller_channel, RouteRequest("billing", ["billing"], "tr", 2))
     return call
 
 

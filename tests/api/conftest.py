@@ -6,6 +6,7 @@ import uuid
 
 import pytest
 import redis.asyncio as aioredis
+from doubles import RecordingConnector
 
 from gateway.acd.service import Acd
 from gateway.api.server import ApiServer
@@ -13,16 +14,6 @@ from gateway.config import Settings
 from api_testing import SECRET
 
 REDIS_URL = os.environ.get("CTIGW_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
-
-
-class NullConnector:
-    """Stands in for the call layer: a booked call is 'connected' at once."""
-
-    def __init__(self):
-        self.connects = []
-
-    async def connect(self, call, agent) -> None:
-        self.connects.append((call.call_id, agent.id))
 
 
 @pytest.fixture
@@ -39,7 +30,7 @@ async def redis_client():
 @pytest.fixture
 async def acd(redis_client):
     prefix = f"ctigw-test-api-{uuid.uuid4().hex[:12]}"
-    acd = Acd.from_settings(Settings(), redis_client, connector=NullConnector(), key_prefix=prefix)
+    acd = Acd.from_settings(Settings(), redis_client, connector=RecordingConnector(), key_prefix=prefix)
     await acd.start(background=False)
     yield acd
     await acd.stop()

@@ -4,11 +4,10 @@ import logging
 
 from api_testing import SECRET, http, token
 
-from gateway.acd.model import RouteRequest
+from gateway.routing import RouteRequest
 from gateway.acd.states import AgentState
 
 A1001 = token("agent", "1001")  # billing
-A1002 = token("agent", "1002")  # billing
 BILLING_SUP = token("supervisor", "billing")
 SUPPORT_SUP = token("supervisor", "support")
 TR_BILLING = RouteRequest("billing", ("billing",), "tr", 2)

@@ -6,6 +6,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from gateway.crm.activities import MASK, ActivityLog, CallActivity
+from gateway.routing import RouteRequest
 
 T0 = datetime(2026, 11, 20, 9, 30, tzinfo=timezone.utc)
 
@@ -89,13 +90,13 @@ async def test_sensitive_inputs_are_masked_in_the_database(log, sql, demo_url):
     await log.record_call(call(outcome="answered", ivr_path=["language", "main", "billing"],
                                ivr_inputs={"pin": "4321", "menu": "2", "dogum_yili": "1980"},
                                sensitive_keys=frozenset({"dogum_yili"}),
-                               route={"skills": {"billing": 2}, "language": "tr", "priority": 7}))
+                               route=RouteRequest("billing", ("billing",), "tr", 7)))
     ((inputs, path, route),) = sql.rows(demo_url, "SELECT ivr_inputs, ivr_path, route FROM activities "
                                                   "WHERE linkedid = '1763631000.42'")
     decode = (lambda v: json.loads(v) if isinstance(v, str) else v)
     assert decode(inputs) == {"pin": MASK, "menu": "2", "dogum_yili": MASK}
     assert decode(path) == ["language", "main", "billing"]
-    assert decode(route) == {"skills": {"billing": 2}, "language": "tr", "priority": 7}
+    assert decode(route) == {"queue": "billing", "skills": ["billing"], "language": "tr", "priority": 7}
 
 
 async def test_unknown_callers_and_stale_customer_ids(log, sql, demo_url):

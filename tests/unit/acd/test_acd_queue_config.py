@@ -28,7 +28,8 @@ def test_demo_queues_fit_the_demo_roster_and_the_ivr_queue_names():
     assert billing.wrapup_seconds == 15
     assert config.policy("sales").wrapup_seconds == 7  # the [acd] wrapup_seconds default
     assert config.policy("complaints").terminal_step.outcome == "voicemail"
-    assert (config.aging_seconds_per_point, config.fit_seconds_per_level, config.tier_points) == (30, 6, {})
+    assert (config.aging_seconds_per_point, config.fit_seconds_per_level) == (30, 6)
+    assert config.tier_points == {"platinum": 3, "gold": 2, "silver": 1, "bronze": 0}  # the IVR adds none
 
 
 def test_relax_steps_are_cumulative(tmp_path):
@@ -74,6 +75,19 @@ def test_problems_name_file_line_and_queue(tmp_path):
     assert f"{path}:11: queue b: unknown key 'wrapup'" in text
     assert "queue b: 'skills' must be a non-empty list" in text
     assert f"{path}:14: queue b: relax step at 5.0s changes nothing" in text
+
+
+def test_tier_points_name_tiers_of_the_one_tier_table(tmp_path):
+    path = write(tmp_path, """
+        priority:
+          tiers: {Gold: 2, diamond: 5}
+        queues:
+          a: {skills: [s]}
+    """)
+    with pytest.raises(QueueConfigError) as caught:
+        load_queue_config(path)
+    assert "priority: unknown tier 'diamond' (tiers: platinum, gold, silver, bronze, standard, lead)" in str(caught.value)
+    assert "Gold" not in str(caught.value)  # tiers are matched without regard to case
 
 
 def test_overflow_cycles_are_rejected(tmp_path):

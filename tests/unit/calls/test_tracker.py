@@ -2,21 +2,15 @@
 from gateway.calls.ami_bridge import to_call_event
 from gateway.calls.events import CallTransferred, ChannelHungUp, DialFinished, DialStarted, HoldChanged
 from gateway.calls.tracker import CallTracker
+from gateway.crm.numbers import classify_ani
+from gateway.crm.views import CallerView
+
+from doubles import RecordingAcd
 
 
-class RecordingAcd:
-    def __init__(self):
-        self.calls = []
-
-    def __getattr__(self, name):
-        async def record(*args):
-            self.calls.append((name, *args))
-        return record
-
-
-class Caller:
-    def to_dict(self):
-        return {"name": "Çağrı Öztürk", "tier": "gold"}
+def Caller() -> CallerView:
+    return CallerView(ani=classify_ani("05321234567", "TR"), known=True, customer_id=42, name="Çağrı Öztürk",
+                      tier="gold")
 
 
 def make_tracker():
@@ -143,10 +137,6 @@ def test_only_successful_transfers_count():
                           "Timestamp": "5"}) == CallTransferred("L1", 5.0)
 
 
-class KnownCaller(Caller):
-    ani = type("Ani", (), {"e164": "+905321234567"})()
-
-
 async def test_a_caller_sent_to_voicemail_from_the_queue_is_logged_as_voicemail_with_the_recording():
     tracker, call, acd, written, _ = make_tracker()
     tracker.left_queue("L1", "voicemail", recording="/var/spool/asterisk/ctigw-voicemail/L1.wav")
@@ -159,7 +149,6 @@ async def test_a_caller_sent_to_voicemail_from_the_queue_is_logged_as_voicemail_
 
 async def test_a_callback_request_from_the_queue_is_logged_with_the_callers_number():
     tracker, call, acd, written, _ = make_tracker()
-    call.caller = KnownCaller()
     number = tracker.callback_number("L1")
     assert number == "+905321234567"
     tracker.left_queue("L1", "callback", callback_number=number)
@@ -169,7 +158,8 @@ async def test_a_callback_request_from_the_queue_is_logged_with_the_callers_numb
 
 
 def test_a_caller_whose_number_the_crm_could_not_read_cannot_be_called_back():
-    tracker, call, *_ = make_tracker()  # Caller() has no readable number
+    tracker, call, *_ = make_tracker()
+    call.caller = CallerView(ani=classify_ani("anonymous", "TR"))
     assert tracker.callback_number("L1") is None
     assert tracker.callback_number("no-such-call") is None
 

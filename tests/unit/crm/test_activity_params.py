@@ -1,6 +1,5 @@
 """Turning a CallActivity into the activity write: masking, normalising, refusing nonsense."""
 import json
-from dataclasses import dataclass
 from datetime import datetime, timezone
 
 import pytest
@@ -14,6 +13,7 @@ from gateway.crm.activities import (
     mask_inputs,
     route_dict,
 )
+from gateway.routing import RouteRequest
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=timezone.utc)
 
@@ -82,24 +82,11 @@ def test_seconds_are_finite_and_not_negative():
     assert (p["wait_seconds"], p["talk_seconds"], p["hold_seconds"]) == (0.0, None, 12.0)
 
 
-@dataclass
-class Route:
-    queue: str
-    skills: dict
-    language: str
-    priority: int
-
-
-class RouteObject:
-    queue, skills, language, priority = "billing", frozenset({"billing"}), "tr", 3
-
-
-def test_route_from_a_dataclass_a_mapping_or_an_object():
-    assert route_dict(Route("billing", {"billing": 3}, "tr", 5)) == {
-        "queue": "billing", "skills": {"billing": 3}, "language": "tr", "priority": 5}
-    assert route_dict({"skills": ["a"], "language": "en", "priority": 1}) == {
-        "skills": ["a"], "language": "en", "priority": 1}
-    assert route_dict(RouteObject()) == {"queue": "billing", "skills": ["billing"], "language": "tr", "priority": 3}
+def test_the_route_request_as_json_data():
+    assert route_dict(RouteRequest("billing", ("billing", "tr_speaker"), "tr", 5)) == {
+        "queue": "billing", "skills": ["billing", "tr_speaker"], "language": "tr", "priority": 5}
+    assert json.loads(params(route=RouteRequest("general"))["route"]) == {
+        "queue": "general", "skills": [], "language": None, "priority": 0}
     assert route_dict(None) is None
 
 

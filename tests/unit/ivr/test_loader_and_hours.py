@@ -43,6 +43,25 @@ nodes:
     ]
 
 
+def test_tier_conditions_name_the_one_tier_table_and_flows_add_no_tier_points():
+    found = problems("""
+start: vip
+tier_priority: {gold: 2}
+nodes:
+  vip:
+    type: branch
+    cases:
+      - {when: {tier: [standard, lead, none]}, goto: agent}
+      - {when: {tier: [diamond]}, goto: agent}
+    else: agent
+  agent: {type: route, queue: general, skills: [general]}
+""")
+    assert found == [
+        "f.yaml:3: -: tier_priority is queue policy now: set the points in agents/queues.yaml, priority: tiers",
+        "f.yaml:9: vip: cases: tier: expected some of platinum, gold, silver, bronze, standard, lead, none, got ['diamond']",
+    ]
+
+
 def test_missing_start_and_empty_nodes():
     assert problems("languages: [tr]\n") == [
         "f.yaml:1: -: `nodes` must be a mapping of node id to node",
@@ -135,6 +154,6 @@ nodes:
         "no extension)",
         "f.yaml:6: a: choices: 'x' is not one DTMF key (0-9, \"*\", \"#\")",
         "f.yaml:6: a: timeout: expected seconds (0 < s <= 120), got 0",
-        "f.yaml:10: b: cases: tier: expected some of platinum, gold, silver, bronze, none, got 'diamond'",
+        "f.yaml:10: b: cases: tier: expected some of platinum, gold, silver, bronze, standard, lead, none, got 'diamond'",
         "f.yaml:12: b: cases: expected true or false, got 'yes'",
     ]
