@@ -90,6 +90,16 @@ class HttpSettings:
     port: int = 8088
     # Signs the API's bearer tokens (ctigw api-token); empty: the HTTP API is off.
     token_secret: str = field(default="", repr=False)
+    backlog: int = 128
+    # Web sign-in sessions (in Redis): ended after this long without a request, and after
+    # this long in any case.
+    session_idle: int = 30 * 60
+    session_absolute: int = 12 * 3600
+    # Failed sign-ins per username and per address before a lockout, which doubles with
+    # each further failure from this many seconds.
+    login_failures: int = 5
+    login_lockout: int = 60
+    api_token_ttl: int = 30 * 24 * 3600  # `ctigw api-token` without --ttl
 
 
 @dataclass
