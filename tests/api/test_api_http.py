@@ -133,7 +133,7 @@ async def test_unknown_agents_routes_and_methods(api):
     assert (r.status, r.json()) == (404, {"error": "unknown agent '9999'"})
     assert (await http(api.port, "POST", f"{V1}/agents/9999/login", bearer=ghost)).status == 404
     assert (await http(api.port, "GET", f"{V1}/agents/9999", bearer=BILLING_SUP)).status == 403
-    for path in ("/", f"{V1}/nothing", f"{V1}/agents/1001/dance", f"{V1}/agents/1001/", f"{V1}/agents",
+    for path in (f"{V1}/nothing", f"{V1}/agents/1001/dance", f"{V1}/agents/1001/", f"{V1}/agents",
                  "/api/v2/agents/1001", f"{V1}/agents/%ff"):
         r = await http(api.port, "GET", path, bearer=A1001)
         assert r.status == 404 and set(r.json()) == {"error"}, (path, r)
@@ -151,10 +151,11 @@ async def test_openapi_document_names_every_path(api):
     assert r.status == 200
     doc = r.json()
     assert doc["openapi"].startswith("3.1")
-    assert set(doc["paths"]) == {"/agents/{agent_id}", "/queues/{queue}", "/openapi.json",
-                                 *(f"/agents/{{agent_id}}/{a}" for a in
+    assert set(doc["paths"]) == {f"{V1}/agents/{{agent_id}}", f"{V1}/queues/{{queue}}",
+                                 *(f"{V1}/agents/{{agent_id}}/{a}" for a in
                                    ("login", "logout", "ready", "not-ready", "end-wrapup"))}
-    assert doc["paths"]["/agents/{agent_id}/not-ready"]["post"]["requestBody"]["required"] is True
+    assert doc["paths"][f"{V1}/agents/{{agent_id}}/not-ready"]["post"]["requestBody"]["required"] is True
+    assert doc["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
 
 
 async def test_tokens_and_the_secret_are_never_logged(api, caplog):
@@ -167,12 +168,10 @@ async def test_tokens_and_the_secret_are_never_logged(api, caplog):
     assert A1001 not in text and SECRET not in text
 
 
-async def test_stop_closes_the_port(acd):
-    from gateway.api.server import ApiServer
-    server = ApiServer(acd, SECRET)
-    port = server.listen(0).getHost().port
+async def test_stop_closes_the_port(web):
+    port = web.port
     assert (await http(port, "GET", f"{V1}/openapi.json")).status == 200
-    await server.stop()
+    await web.server.stop()
     import asyncio
     try:
         await asyncio.open_connection("127.0.0.1", port)

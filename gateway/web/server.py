@@ -1,0 +1,78 @@
+"""Serves the web application with uvicorn on the gateway's own running loop.
+
+The gateway owns the process's signals, so uvicorn installs none; the listening socket is
+bound here (a busy port raises OSError instead of uvicorn's sys.exit) and handed over.
+
+    server = WebServer(create_app(services))
+    await server.start(8088, "127.0.0.1", backlog=128)
+    ...
+    await server.stop()
+"""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+
+import uvicorn
+
+log = logging.getLogger(__name__)
+
+
+class _QuietServer(uvicorn.Server):
+    @contextlib.contextmanager
+    def capture_signals(self):  # SIGINT/SIGTERM are the gateway's
+        yield
+
+
+class WebServer:
+    def __init__(self, app, *, grace: float = 5.0):
+        self.app = app
+        self.grace = grace
+        self._server: _QuietServer | None = None
+        self._task: asyncio.Task | None = None
+        self._socket: socket.socket | None = None
+
+    def __repr__(self) -> str:
+        return f"<WebServer port={self.port}>"
+
+    @property
+    def port(self) -> int | None:
+        return self._socket.getsockname()[1] if self._socket is not None else None
+
+    async def start(self, port: int, bind: str = "127.0.0.1", backlog: int = 128) -> int:
+        """Listen on bind:port (0: a free port) and serve; returns the port."""
+        family = socket.AF_INET6 if ":" in bind else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((bind, port))
+        except OSError:
+            sock.close()
+            raise
+        sock.setblocking(False)
+        config = uvicorn.Config(self.app, lifespan="off", log_config=None, access_log=False, server_header=False,
+                                proxy_headers=False, http="h11", ws="wsproto", backlog=backlog,
+                                timeout_graceful_shutdown=self.grace)
+        self._server, self._socket = _QuietServer(config), sock
+        self._task = asyncio.ensure_future(self._server.serve(sockets=[sock]))
+        while not self._server.started:
+            if self._task.done():
+                self._task.result()  # raises what stopped it
+                raise RuntimeError("the web server stopped while starting")
+            await asyncio.sleep(0.01)
+        log.info("web on http://%s:%d (pages /login, API /api/v1)", bind, self.port)
+        return self.port
+
+    async def stop(self) -> None:
+        """Stop accepting, let requests in progress finish for up to `grace` seconds, close."""
+        if self._server is None:
+            return
+        self._server.should_exit = True
+        try:
+            await self._task
+        finally:
+            self._socket.close()
+            self._server = self._task = None
+            self._socket = None
