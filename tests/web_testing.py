@@ -57,3 +57,30 @@ async def start_web(acd, redis, key_prefix: str, db_path: Path, *, secret: str =
     server = WebServer(create_app(services), grace=1)
     await server.start(0, "127.0.0.1")
     return RunningWeb(server, services, engine)
+
+
+PASSWORD = "correct horse battery"
+
+
+def add_accounts(web: RunningWeb) -> None:
+    """The accounts the web tests sign in with (all with PASSWORD)."""
+    accounts = web.services.accounts
+    accounts.add("ayse", PASSWORD, role="agent", agent_id="1001", display_name="Ayşe Yılmaz", locale="tr")
+    accounts.add("emily", PASSWORD, role="agent", agent_id="1003", display_name="Emily Clarke", locale="en")
+    accounts.add("selin", PASSWORD, role="supervisor", teams=("billing",), display_name="Selin Kaya", locale="tr")
+    accounts.add("root", PASSWORD, role="admin", display_name="Admin", locale="en")
+
+
+def form_token(html: str) -> str:
+    import re
+
+    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert match, "no csrf_token field in the page"
+    return match.group(1)
+
+
+async def sign_in(client, username: str, password: str = PASSWORD, **headers):
+    """Through the form, as a browser does: GET /login (its CSRF cookie and field), POST it."""
+    page = await client.get("/login", headers=headers)
+    return await client.post("/login", headers=headers,
+                             data={"username": username, "password": password, "csrf_token": form_token(page.text)})

@@ -33,6 +33,11 @@ class WebServer:
         self._server: _QuietServer | None = None
         self._task: asyncio.Task | None = None
         self._socket: socket.socket | None = None
+        self._on_stop = []
+
+    def on_stop(self, callback) -> None:
+        """Call `callback()` once the server has stopped (e.g. to release a database)."""
+        self._on_stop.append(callback)
 
     def __repr__(self) -> str:
         return f"<WebServer port={self.port}>"
@@ -62,7 +67,7 @@ class WebServer:
                 self._task.result()  # raises what stopped it
                 raise RuntimeError("the web server stopped while starting")
             await asyncio.sleep(0.01)
-        log.info("web on http://%s:%d (pages /login, API /api/v1)", bind, self.port)
+        log.debug("web server listening on %s:%d", bind, self.port)
         return self.port
 
     async def stop(self) -> None:
@@ -76,3 +81,23 @@ class WebServer:
             self._socket.close()
             self._server = self._task = None
             self._socket = None
+            for callback in self._on_stop:
+                callback()
+
+
+async def start_gateway_web(settings, redis, acd) -> WebServer:
+    """The gateway's web application ([http] bind/port/backlog), on the CRM database's
+    accounts and audit log and the gateway's Redis; stopping it releases the database."""
+    from gateway.crm.migrate import sync_engine
+    from gateway.web.app import create_app
+    from gateway.web.services import web_services
+
+    engine = sync_engine(settings.crm_url)
+    server = WebServer(create_app(web_services(settings, redis, acd, engine)))
+    server.on_stop(engine.dispose)
+    try:
+        await server.start(settings.http.port, settings.http.bind, settings.http.backlog)
+    except BaseException:
+        engine.dispose()
+        raise
+    return server

@@ -3,7 +3,8 @@
 The session id (the cookie's value) is `secrets.token_urlsafe(32)`; Redis keeps the session
 under `<prefix>:web:session:<id>` with a TTL of whichever expiry comes first, refreshed on
 every use. Each session carries its own CSRF token. Signing out deletes the key, so a copied
-cookie is worthless afterwards.
+cookie is worthless afterwards; disabling an account or changing its password ends all of its
+sessions (each account's session ids are listed under `<prefix>:web:sessions-of:<username>`).
 """
 from __future__ import annotations
 
@@ -35,6 +36,7 @@ class SessionStore:
             raise ValueError("session expiries must be positive")
         self.redis = redis
         self.prefix = f"{key_prefix}:web:session"
+        self.user_prefix = f"{key_prefix}:web:sessions-of"
         self.idle, self.absolute = idle, absolute
         self.clock = clock
 
@@ -54,7 +56,18 @@ class SessionStore:
                              account.agent_id, tuple(account.teams), account.locale, secrets.token_urlsafe(32),
                              now, now)
         await self._save(session, now)
+        user_key = f"{self.user_prefix}:{account.username}"
+        await self.redis.sadd(user_key, session.id)
+        await self.redis.expire(user_key, int(self.absolute) + 1)
         return session
+
+    async def end_all(self, username: str) -> int:
+        """End every session of `username`; returns how many were live."""
+        user_key = f"{self.user_prefix}:{username}"
+        ids = [i.decode() if isinstance(i, bytes) else i for i in await self.redis.smembers(user_key)]
+        ended = await self.redis.delete(*[self._key(i) for i in ids]) if ids else 0
+        await self.redis.delete(user_key)
+        return ended
 
     async def get(self, session_id: str | None) -> WebSession | None:
         """The live session with this id (its idle clock restarted), or None: unknown, forged,
