@@ -197,3 +197,34 @@ async def test_a_client_that_goes_away_mid_request_harms_nothing(api, acd, caplo
     await asyncio.sleep(0.4)
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert (await http(api.port, "GET", f"{V1}/agents/1001", bearer=A1001)).status == 200
+
+
+async def test_expired_and_revoked_tokens_are_401(api):
+    expired = token("agent", "1001", ttl=60, now=1_000_000)
+    r = await http(api.port, "GET", f"{V1}/agents/1001", bearer=expired)
+    assert (r.status, r.json()) == (401, {"error": "token expired"})
+    mine, spare = token("agent", "1001"), token("agent", "1001")
+    assert (await http(api.port, "GET", f"{V1}/agents/1001", bearer=mine)).status == 200
+    from gateway.api.auth import verify_token
+    await api.services.revocations.revoke(verify_token(SECRET, mine).token_id)
+    r = await http(api.port, "POST", f"{V1}/agents/1001/login", bearer=mine)
+    assert (r.status, r.json()) == (401, {"error": "token revoked"})
+    assert (await http(api.port, "GET", f"{V1}/agents/1001", bearer=spare)).status == 200  # one by one
+
+
+async def test_every_change_by_token_is_audited(api, acd):
+    await http(api.port, "POST", f"{V1}/agents/1001/ready", bearer=A1001)  # not logged in: 409
+    await http(api.port, "POST", f"{V1}/agents/1001/login", bearer=A1001)
+    await http(api.port, "POST", f"{V1}/agents/1002/ready", bearer=A1001)  # not hers: 403
+    await http(api.port, "POST", f"{V1}/agents/1002/login", bearer=BILLING_SUP)
+    await http(api.port, "GET", f"{V1}/agents/1001", bearer=A1001)  # a read: not audited
+    from gateway.api.auth import verify_token
+    a1001_id, sup_id = verify_token(SECRET, A1001).token_id, verify_token(SECRET, BILLING_SUP).token_id
+    rows = [(e.actor, e.role, e.action, e.target, e.address, e.outcome.split(":")[0])
+            for e in reversed(api.services.audit.recent())]
+    assert rows == [
+        (f"agent:1001 (token {a1001_id})", "agent", "agent.ready", "1001", "127.0.0.1", "refused"),
+        (f"agent:1001 (token {a1001_id})", "agent", "agent.login", "1001", "127.0.0.1", "ok"),
+        (f"agent:1001 (token {a1001_id})", "agent", "agent.ready", "1002", "127.0.0.1", "denied"),
+        (f"supervisor:billing (token {sup_id})", "supervisor", "agent.login", "1002", "127.0.0.1", "ok"),
+    ]
