@@ -57,6 +57,9 @@ class WebServer:
             sock.close()
             raise
         sock.setblocking(False)
+        quiet = logging.getLogger("uvicorn.error")
+        if quiet.level == logging.NOTSET:
+            quiet.setLevel(logging.WARNING)  # "Started server process": the gateway logs its own start
         config = uvicorn.Config(self.app, lifespan="off", log_config=None, access_log=False, server_header=False,
                                 proxy_headers=False, http="h11", ws="wsproto", backlog=backlog,
                                 timeout_graceful_shutdown=self.grace)
