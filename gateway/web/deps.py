@@ -1,10 +1,12 @@
 """FastAPI dependencies shared by every feature's routes: the services, the caller's address,
-the page session and its role, the CSRF check and the audit trail."""
+the page session and its role, the WebSocket session, the CSRF check and the audit trail."""
 from __future__ import annotations
 
 import hmac
+from urllib.parse import urlsplit
 
-from fastapi import HTTPException, Request
+from fastapi import HTTPException, Request, WebSocket, WebSocketException, status
+from starlette.requests import HTTPConnection
 
 from gateway.web.errors import SignInRequired
 from gateway.web.services import WebServices
@@ -18,11 +20,11 @@ UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 CSRF_EXEMPT = frozenset({"/login"})
 
 
-def services(request: Request) -> WebServices:
+def services(request: HTTPConnection) -> WebServices:
     return request.app.state.services
 
 
-def client_address(request: Request) -> str | None:
+def client_address(request: HTTPConnection) -> str | None:
     return request.client.host if request.client else None
 
 
@@ -51,10 +53,33 @@ def require_role(*roles: str):
     return dependency
 
 
-async def csrf_guard(request: Request) -> None:
+async def socket_session(websocket: WebSocket) -> WebSession | None:
+    """The live session behind a WebSocket handshake, if the handshake comes from a page of
+    this site (its Origin is this host): a cookie alone would let any site's page connect."""
+    origin, host = websocket.headers.get("origin"), websocket.headers.get("host")
+    if not origin or not host or urlsplit(origin).netloc != host:
+        return None
+    session_id = websocket.cookies.get(SESSION_COOKIE)
+    return await services(websocket).sessions.get(session_id) if session_id else None
+
+
+def require_socket_role(*roles: str):
+    """A WebSocket dependency: the session, if its role is one of `roles`; else the handshake
+    is refused (HTTP 403; policy violation)."""
+    async def dependency(websocket: WebSocket) -> WebSession:
+        session = await socket_session(websocket)
+        if session is None or session.role not in roles:
+            raise WebSocketException(code=status.WS_1008_POLICY_VIOLATION, reason="sign in first")
+        return session
+    return dependency
+
+
+async def csrf_guard(request: HTTPConnection) -> None:
     """Every state-changing request made with a live session carries that session's CSRF
-    token: the X-CSRF-Token header (fetch) or the csrf_token form field (forms)."""
-    if request.method not in UNSAFE_METHODS or request.url.path in CSRF_EXEMPT:
+    token: the X-CSRF-Token header (fetch) or the csrf_token form field (forms). (WebSockets
+    are guarded by their Origin instead: socket_session.)"""
+    if not isinstance(request, Request) or request.method not in UNSAFE_METHODS \
+            or request.url.path in CSRF_EXEMPT:
         return
     session = await live_session(request)
     if session is None:
