@@ -16,7 +16,6 @@ import redis.asyncio as aioredis
 
 from gateway.acd.service import Acd
 from gateway.agi.server import FastAgiServer
-from gateway.api import ApiServer
 from gateway.ami.client import AmiClient
 from gateway.calls import ami_bridge
 from gateway.calls.adoption import CallAdopter, CallCards
@@ -30,6 +29,7 @@ from gateway.crm.store import CrmStore
 from gateway.desk.publisher import DeskPublisher
 from gateway.ivr.registry import FlowRegistry
 from gateway.redis_local import LocalRedis
+from gateway.web.server import start_gateway_web
 
 log = logging.getLogger(__name__)
 
@@ -100,12 +100,11 @@ class Gateway:
                                  command_timeout=s.agi.command_timeout)
         self.agi.listen(s.agi.port, s.agi.bind, backlog=s.agi.backlog)
         self.api = None
-        if s.http.token_secret:
-            self.api = ApiServer(self.acd, s.http.token_secret)
-            self.api.listen(s.http.port, s.http.bind, backlog=128)
-            log.info("HTTP API on http://%s:%d/api/v1 (tokens: ctigw api-token)", s.http.bind, self.api.port)
+        if s.http.token_secret:  # the web: sign-in pages, the desk and the REST API
+            self.api = await start_gateway_web(s, self.redis, self.acd)
+            log.info("web on http://%s:%d/login, API /api/v1 (tokens: ctigw api-token)", s.http.bind, self.api.port)
         else:
-            log.info("HTTP API off: set [http] token_secret (CTIGW_HTTP_TOKEN_SECRET) to turn it on")
+            log.info("HTTP off: set [http] token_secret (CTIGW_HTTP_TOKEN_SECRET) to turn the web and its API on")
         log.info("gateway %s ready in %.1f s: FastAGI %s:%d, AMI %s:%d, CRM %s, %d agents",
                  s.gateway.instance, time.monotonic() - started, s.agi.bind, self.agi.port, s.ami.host,
                  s.ami.port, self.crm.engine, len(self.acd.roster.agents))

@@ -141,6 +141,16 @@ class HttpSettings(_Section):
     port: Port = 8088
     # Signs the API's bearer tokens (ctigw api-token); empty: the HTTP API is off.
     token_secret: str = Field(default="", repr=False)
+    backlog: Annotated[int, Field(gt=0)] = 128
+    # Web sign-in sessions (in Redis): ended after this long without a request, and after
+    # this long in any case.
+    session_idle: Annotated[int, Field(gt=0)] = 30 * 60
+    session_absolute: Annotated[int, Field(gt=0)] = 12 * 3600
+    # Failed sign-ins per username and per address before a lockout, which doubles with
+    # each further failure from this many seconds.
+    login_failures: Annotated[int, Field(gt=0)] = 5
+    login_lockout: Annotated[int, Field(gt=0)] = 60
+    api_token_ttl: Annotated[int, Field(gt=0)] = 30 * 24 * 3600  # `ctigw api-token` without --ttl
 
 
 class RigSettings(_Section):

@@ -1,12 +1,8 @@
-"""The HTTP API for agent controls (twisted.web on the gateway's one loop).
+"""The REST API for agent controls: a FastAPI router (resources.py) that gateway.web serves.
 
-    from gateway.api import ApiServer
-    api = ApiServer(acd, settings.http.token_secret)
-    api.listen(settings.http.port, settings.http.bind)
-    ...
-    await api.stop()
+    from gateway.api import issue_token
+    token = issue_token(settings.http.token_secret, "agent", "1001", ttl=8 * 3600)
 """
 from gateway.api.auth import Principal, TokenError, TokenSecretError, issue_token, verify_token
-from gateway.api.server import ApiServer
 
-__all__ = ["ApiServer", "Principal", "TokenError", "TokenSecretError", "issue_token", "verify_token"]
+__all__ = ["Principal", "TokenError", "TokenSecretError", "issue_token", "verify_token"]

@@ -1,12 +1,14 @@
 """Bearer tokens for the HTTP API, and who may do what with them.
 
-A token names one principal, `agent:<agent_id>` or `supervisor:<team_id>`, and carries an
-HMAC-SHA256 of that `role:subject` text under the gateway's secret ([http] token_secret):
+A token names one principal, `agent:<agent_id>` or `supervisor:<team_id>`, with a token id
+and an expiry (Unix seconds), and carries an HMAC-SHA256 of that text under the gateway's
+secret ([http] token_secret):
 
-    <base64url("role:subject")>.<base64url(hmac_sha256(secret, "role:subject"))>
+    <base64url("role:subject:token_id:expires")>.<base64url(hmac_sha256(secret, that text))>
 
-Tokens do not expire; changing the secret revokes every token at once. Neither the secret
-nor a token is ever logged or put in an error message.
+A token past its expiry is refused here; one token is revoked by its id (a revocation list in
+Redis, gateway.api.revocations); changing the secret revokes every token at once. Neither the
+secret nor a token is ever logged or put in an error message.
 
 Rules: an agent reads and controls only themselves; a supervisor reads and controls the
 agents of their own team and reads the snapshots of the queues whose policy names that team.
@@ -18,7 +20,9 @@ import binascii
 import hashlib
 import hmac
 import re
-from dataclasses import dataclass
+import secrets
+import time
+from dataclasses import dataclass, field
 
 AGENT = "agent"
 SUPERVISOR = "supervisor"
@@ -26,7 +30,9 @@ ROLES = (AGENT, SUPERVISOR)
 
 MIN_SECRET_LENGTH = 16
 MAX_TOKEN_LENGTH = 512
+DEFAULT_TTL = 30 * 24 * 3600
 _SUBJECT = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+_TOKEN_ID = re.compile(r"[A-Za-z0-9_-]{8,32}")
 
 
 class TokenError(ValueError):
@@ -41,6 +47,9 @@ class TokenSecretError(ValueError):
 class Principal:
     role: str
     subject: str
+    # Which token spoke, and until when it may: not part of who the principal is.
+    token_id: str | None = field(default=None, compare=False)
+    expires_at: int | None = field(default=None, compare=False)
 
     def __str__(self) -> str:
         return f"{self.role}:{self.subject}"
@@ -78,28 +87,48 @@ def _signature(key: bytes, payload: bytes) -> bytes:
     return hmac.new(key, payload, hashlib.sha256).digest()
 
 
-def issue_token(secret: str | bytes, role: str, subject: str) -> str:
-    """A token for `role:subject` (role "agent" with an agent id, "supervisor" with a team id)."""
+def issue_token(secret: str | bytes, role: str, subject: str, *, ttl: float = DEFAULT_TTL,
+                now: float | None = None) -> str:
+    """A token for `role:subject` (role "agent" with an agent id, "supervisor" with a team id),
+    valid for `ttl` seconds, with a fresh token id (see token_id())."""
     _check_principal(role, subject)
-    payload = f"{role}:{subject}".encode()
+    if not ttl or ttl <= 0:
+        raise ValueError("a token's lifetime must be positive")
+    expires = int((time.time() if now is None else now) + ttl)
+    payload = f"{role}:{subject}:{secrets.token_urlsafe(12)}:{expires}".encode()
     return f"{_b64(payload)}.{_b64(_signature(_key(secret), payload))}"
 
 
-def verify_token(secret: str | bytes, token: str) -> Principal:
-    """The principal a token names; TokenError unless it is well formed and signed with `secret`."""
+def verify_token(secret: str | bytes, token: str, *, now: float | None = None) -> Principal:
+    """The principal a token names; TokenError unless it is well formed, signed with `secret`
+    and not expired. (Revocation is checked by the caller, against Redis.)"""
     key = _key(secret)
+    principal = _parse(token, key)
+    if principal.expires_at <= (time.time() if now is None else now):
+        raise TokenError("token expired")
+    return principal
+
+
+def read_token_unverified(token: str) -> Principal:
+    """What a token says, signature unchecked: for revoking a token by pasting it."""
+    return _parse(token, None)
+
+
+def _parse(token: str, key: bytes | None) -> Principal:
     if not isinstance(token, str) or not token or len(token) > MAX_TOKEN_LENGTH or token.count(".") != 1:
         raise TokenError("malformed token")
     payload_text, signature_text = token.split(".")
     payload, signature = _unb64(payload_text), _unb64(signature_text)
-    if not hmac.compare_digest(signature, _signature(key, payload)):
+    if key is not None and not hmac.compare_digest(signature, _signature(key, payload)):
         raise TokenError("invalid token signature")
     try:
-        role, subject = payload.decode("ascii").split(":", 1)
+        role, subject, token_id, expires = payload.decode("ascii").split(":")
         _check_principal(role, subject)
+        if not _TOKEN_ID.fullmatch(token_id) or not expires.isdigit():
+            raise ValueError
     except (UnicodeDecodeError, ValueError):
         raise TokenError("malformed token") from None
-    return Principal(role, subject)
+    return Principal(role, subject, token_id, int(expires))
 
 
 # -- authorization -------------------------------------------------------------------------

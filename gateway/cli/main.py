@@ -15,7 +15,7 @@ from gateway.logs import setup_logging
 
 # Sub-command modules, in the order --help lists them. A module missing here is a bug.
 COMMAND_MODULES = ["init", "run", "config_cmd", "crm", "flows", "prompts", "rig", "call", "acd", "api_token",
-                   "schemas"]
+                   "schemas", "users"]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -89,6 +89,8 @@ def try_command(args) -> int:
     _ctigw("prompts", "build", "--out", str(settings.state_dir / "prompts"))
     rig.start(replace=True)
     agents = [a for a in args.agents.split(",") if a]
+    from gateway.web.demo import ensure_demo_accounts
+    logins = ensure_demo_accounts(settings, DEMO_AGENTS)  # the desktop's sign-ins
 
     async def main(stop):
         from gateway.app import Gateway
@@ -103,7 +105,7 @@ def try_command(args) -> int:
                 agent = gateway.acd.roster.by_endpoint(endpoint)
                 if agent is not None:
                     await gateway.acd.login(agent.id)
-            print_try_banner(settings, rig, agents)
+            print_try_banner(settings, rig, agents, logins)
             await stop.wait()
         finally:
             await bank.stop()
@@ -129,12 +131,13 @@ def _trial_token_secret(state_dir) -> str:
     return path.read_text().strip()
 
 
-def print_try_banner(settings, rig, agents) -> None:
+def print_try_banner(settings, rig, agents, logins=()) -> None:
     from gateway.api import issue_token
 
     agent_token = issue_token(settings.http.token_secret, "agent", agents[0]) if agents else ""
     supervisor_token = issue_token(settings.http.token_secret, "supervisor", "billing")
     api = f"http://{settings.http.bind}:{settings.http.port}/api/v1"
+    sign_ins = "\n".join(f"  {d.username:<11} {d.password:<14} {d.display_name} ({d.role})" for d in logins)
     print(f"""
 The gateway is running (Ctrl-C stops it and the local Asterisk).
 
@@ -153,6 +156,10 @@ In another terminal, place calls and press keys in the IVR (this window logs eac
 
   .venv/bin/ctigw acd status             # agents and queues, live
   .venv/bin/ctigw flows graph main       # the IVR as a picture (main.svg)
+
+The agent desktop: http://{settings.http.bind}:{settings.http.port}/login, signing in as (username, password)
+
+{sign_ins}
 
 The agent-control API ({api}, OpenAPI at {api}/openapi.json), as agent {agents[0] if agents else '-'}
 and as the billing team's supervisor:

@@ -197,3 +197,7 @@ phone_numbers = PhoneNumber.__table__
 cases = Case.__table__
 activities = Activity.__table__
 orders = Order.__table__
+
+# The same database holds the web side's accounts and audit log; importing them here makes
+# Base.metadata the whole schema (what the migrations are compared with).
+from gateway.web import models as _web_models  # noqa: E402,F401

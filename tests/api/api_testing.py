@@ -4,12 +4,11 @@ import asyncio
 import json
 
 from gateway.api.auth import issue_token
+from web_testing import SECRET
 
-SECRET = "test-secret-" + "x" * 20
 
-
-def token(role: str, subject: str) -> str:
-    return issue_token(SECRET, role, subject)
+def token(role: str, subject: str, **kwargs) -> str:
+    return issue_token(SECRET, role, subject, **kwargs)
 
 
 class Response:

@@ -1,5 +1,6 @@
-"""HTTP API tests: a real ApiServer on loopback (port 0) over a real ACD on a real Redis
-(CTIGW_TEST_REDIS_URL), with a key prefix of its own per test, removed afterwards."""
+"""HTTP API tests: the real web application on loopback (port 0, uvicorn) over a real ACD on a
+real Redis (CTIGW_TEST_REDIS_URL), with a key prefix of its own per test, removed afterwards,
+and a migrated SQLite CRM file for the audit log."""
 import asyncio
 import os
 import uuid
@@ -9,9 +10,8 @@ import redis.asyncio as aioredis
 from doubles import RecordingConnector
 
 from gateway.acd.service import Acd
-from gateway.api.server import ApiServer
 from gateway.config import Settings
-from api_testing import SECRET
+from web_testing import start_web
 
 REDIS_URL = os.environ.get("CTIGW_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
@@ -28,19 +28,28 @@ async def redis_client():
 
 
 @pytest.fixture
-async def acd(redis_client):
+async def key_prefix(redis_client):
     prefix = f"ctigw-test-api-{uuid.uuid4().hex[:12]}"
-    acd = Acd.from_settings(Settings(), redis_client, connector=RecordingConnector(), key_prefix=prefix)
-    await acd.start(background=False)
-    yield acd
-    await acd.stop()
+    yield prefix
     async for key in redis_client.scan_iter(match="%s:*" % prefix, count=1000):
         await redis_client.delete(key)
 
 
 @pytest.fixture
-async def api(acd):
-    server = ApiServer(acd, SECRET)
-    server.listen(0, "127.0.0.1")
-    yield server
-    await server.stop()
+async def acd(redis_client, key_prefix):
+    acd = Acd.from_settings(Settings(), redis_client, connector=RecordingConnector(), key_prefix=key_prefix)
+    await acd.start(background=False)
+    yield acd
+    await acd.stop()
+
+
+@pytest.fixture
+async def web(acd, redis_client, key_prefix, tmp_path):
+    running = await start_web(acd, redis_client, key_prefix, tmp_path / "crm.sqlite3")
+    yield running
+    await running.stop()
+
+
+@pytest.fixture
+async def api(web):
+    return web

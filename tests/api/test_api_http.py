@@ -132,7 +132,7 @@ async def test_unknown_agents_routes_and_methods(api):
     assert (r.status, r.json()) == (404, {"error": "unknown agent '9999'"})
     assert (await http(api.port, "POST", f"{V1}/agents/9999/login", bearer=ghost)).status == 404
     assert (await http(api.port, "GET", f"{V1}/agents/9999", bearer=BILLING_SUP)).status == 403
-    for path in ("/", f"{V1}/nothing", f"{V1}/agents/1001/dance", f"{V1}/agents/1001/", f"{V1}/agents",
+    for path in (f"{V1}/nothing", f"{V1}/agents/1001/dance", f"{V1}/agents/1001/", f"{V1}/agents",
                  "/api/v2/agents/1001", f"{V1}/agents/%ff"):
         r = await http(api.port, "GET", path, bearer=A1001)
         assert r.status == 404 and set(r.json()) == {"error"}, (path, r)
@@ -150,10 +150,11 @@ async def test_openapi_document_names_every_path(api):
     assert r.status == 200
     doc = r.json()
     assert doc["openapi"].startswith("3.1")
-    assert set(doc["paths"]) == {"/agents/{agent_id}", "/queues/{queue}", "/openapi.json",
-                                 *(f"/agents/{{agent_id}}/{a}" for a in
+    assert set(doc["paths"]) == {f"{V1}/agents/{{agent_id}}", f"{V1}/queues/{{queue}}",
+                                 *(f"{V1}/agents/{{agent_id}}/{a}" for a in
                                    ("login", "logout", "ready", "not-ready", "end-wrapup"))}
-    assert doc["paths"]["/agents/{agent_id}/not-ready"]["post"]["requestBody"]["required"] is True
+    assert doc["paths"][f"{V1}/agents/{{agent_id}}/not-ready"]["post"]["requestBody"]["required"] is True
+    assert doc["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
 
 
 async def test_tokens_and_the_secret_are_never_logged(api, caplog):
@@ -166,12 +167,10 @@ async def test_tokens_and_the_secret_are_never_logged(api, caplog):
     assert A1001 not in text and SECRET not in text
 
 
-async def test_stop_closes_the_port(acd):
-    from gateway.api.server import ApiServer
-    server = ApiServer(acd, SECRET)
-    port = server.listen(0).getHost().port
+async def test_stop_closes_the_port(web):
+    port = web.port
     assert (await http(port, "GET", f"{V1}/openapi.json")).status == 200
-    await server.stop()
+    await web.server.stop()
     import asyncio
     try:
         await asyncio.open_connection("127.0.0.1", port)
@@ -197,3 +196,34 @@ async def test_a_client_that_goes_away_mid_request_harms_nothing(api, acd, caplo
     await asyncio.sleep(0.4)
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert (await http(api.port, "GET", f"{V1}/agents/1001", bearer=A1001)).status == 200
+
+
+async def test_expired_and_revoked_tokens_are_401(api):
+    expired = token("agent", "1001", ttl=60, now=1_000_000)
+    r = await http(api.port, "GET", f"{V1}/agents/1001", bearer=expired)
+    assert (r.status, r.json()) == (401, {"error": "token expired"})
+    mine, spare = token("agent", "1001"), token("agent", "1001")
+    assert (await http(api.port, "GET", f"{V1}/agents/1001", bearer=mine)).status == 200
+    from gateway.api.auth import verify_token
+    await api.services.revocations.revoke(verify_token(SECRET, mine).token_id)
+    r = await http(api.port, "POST", f"{V1}/agents/1001/login", bearer=mine)
+    assert (r.status, r.json()) == (401, {"error": "token revoked"})
+    assert (await http(api.port, "GET", f"{V1}/agents/1001", bearer=spare)).status == 200  # one by one
+
+
+async def test_every_change_by_token_is_audited(api, acd):
+    await http(api.port, "POST", f"{V1}/agents/1001/ready", bearer=A1001)  # not logged in: 409
+    await http(api.port, "POST", f"{V1}/agents/1001/login", bearer=A1001)
+    await http(api.port, "POST", f"{V1}/agents/1002/ready", bearer=A1001)  # not hers: 403
+    await http(api.port, "POST", f"{V1}/agents/1002/login", bearer=BILLING_SUP)
+    await http(api.port, "GET", f"{V1}/agents/1001", bearer=A1001)  # a read: not audited
+    from gateway.api.auth import verify_token
+    a1001_id, sup_id = verify_token(SECRET, A1001).token_id, verify_token(SECRET, BILLING_SUP).token_id
+    rows = [(e.actor, e.role, e.action, e.target, e.address, e.outcome.split(":")[0])
+            for e in reversed(api.services.audit.recent())]
+    assert rows == [
+        (f"agent:1001 (token {a1001_id})", "agent", "agent.ready", "1001", "127.0.0.1", "refused"),
+        (f"agent:1001 (token {a1001_id})", "agent", "agent.login", "1001", "127.0.0.1", "ok"),
+        (f"agent:1001 (token {a1001_id})", "agent", "agent.ready", "1002", "127.0.0.1", "denied"),
+        (f"supervisor:billing (token {sup_id})", "supervisor", "agent.login", "1002", "127.0.0.1", "ok"),
+    ]

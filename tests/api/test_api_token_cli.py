@@ -1,5 +1,6 @@
 """`ctigw api-token`: prints a token signed with the configured secret, refuses without one."""
 import argparse
+import os
 from types import SimpleNamespace
 
 import pytest
@@ -58,3 +59,38 @@ def test_exactly_one_of_agent_or_supervisor(capsys):
     for argv in (["api-token"], ["api-token", "--agent", "1001", "--supervisor", "billing"]):
         with pytest.raises(SystemExit):
             invoke(argv, with_secret(SECRET), capsys)
+
+
+def test_ttl_sets_the_expiry(capsys, monkeypatch):
+    import time
+    monkeypatch.delenv(api_token.SECRET_ENV, raising=False)
+    code, out, _ = invoke(["api-token", "--agent", "1001", "--ttl", "8h"], with_secret(SECRET), capsys)
+    assert code == 0 and abs(verify_token(SECRET, out.strip()).expires_at - (time.time() + 8 * 3600)) < 5
+    code, out, err = invoke(["api-token", "--agent", "1001", "--ttl", "soon"], with_secret(SECRET), capsys)
+    assert code == 2 and out == "" and "not a duration" in err
+
+
+async def test_revoke_by_token_or_by_id_reaches_the_gateways_redis(capsys, monkeypatch, redis_client, key_prefix):
+    import asyncio
+
+    from gateway.api.revocations import TokenRevocations
+
+    settings = with_secret(SECRET)
+    settings.redis.url = os.environ.get("CTIGW_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+    settings.redis.key_prefix = key_prefix
+    revocations = TokenRevocations(redis_client, key_prefix)
+    first, second = (verify_token(SECRET, invoke(["api-token", "--agent", "1001"], settings, capsys)[1].strip())
+                     for _ in range(2))
+    token = invoke(["api-token", "--supervisor", "billing"], settings, capsys)[1].strip()
+    code, out, _ = await asyncio.to_thread(invoke, ["api-token", "revoke", token], settings, capsys)
+    said = verify_token(SECRET, token)
+    assert code == 0 and said.token_id in out and await revocations.is_revoked(said.token_id)
+    assert 0 < await redis_client.ttl(f"{key_prefix}:api:revoked:{said.token_id}") <= 30 * 86400 + 1
+    code, out, _ = await asyncio.to_thread(invoke, ["api-token", "revoke", first.token_id], settings, capsys)
+    assert code == 0 and await revocations.is_revoked(first.token_id)
+    assert not await revocations.is_revoked(second.token_id)
+    code, out, err = await asyncio.to_thread(invoke, ["api-token", "revoke", "no!"], settings, capsys)
+    assert code == 2 and "token id" in err
+    for argv in (["api-token", "revoke"], ["api-token", "revoke", "a", "b"], ["api-token", "burn", "x"]):
+        with pytest.raises(SystemExit):
+            invoke(argv, settings, capsys)

@@ -61,3 +61,27 @@ def test_who_may_reach_which_agent_and_queue():
     assert not may_access_agent(Principal("root", "1001"), "1001", roster)
     assert may_read_queue(billing, "billing", queues) and not may_read_queue(billing, "support", queues)
     assert not may_read_queue(agent, "billing", queues) and not may_read_queue(billing, "nosuch", queues)
+
+
+def test_a_token_expires_and_each_has_its_own_id():
+    token = issue_token(SECRET, "agent", "1001", ttl=60, now=1_000_000)
+    who = verify_token(SECRET, token, now=1_000_059)
+    assert who == Principal("agent", "1001") and who.expires_at == 1_000_060
+    with pytest.raises(TokenError, match="expired"):
+        verify_token(SECRET, token, now=1_000_060)
+    ids = {verify_token(SECRET, issue_token(SECRET, "agent", "1001")).token_id for _ in range(50)}
+    assert len(ids) == 50
+    for ttl in (0, -5):
+        with pytest.raises(ValueError):
+            issue_token(SECRET, "agent", "1001", ttl=ttl)
+
+
+def test_a_token_can_be_read_without_the_secret_to_revoke_it():
+    from gateway.api.auth import read_token_unverified
+
+    token = issue_token(SECRET, "supervisor", "billing", ttl=3600)
+    said = read_token_unverified(token)
+    assert said == Principal("supervisor", "billing")
+    assert said.token_id == verify_token(SECRET, token).token_id
+    with pytest.raises(TokenError):
+        read_token_unverified("garbage")

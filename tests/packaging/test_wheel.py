@@ -131,8 +131,10 @@ def test_run_tells_systemd_it_is_ready_and_stops_on_sigterm(installed, site, tmp
     with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as notify_socket:
         notify_socket.bind(notify_path)
         notify_socket.settimeout(60)
+        http_port = _free_port()
         env = _clean_env(CTIGW_REDIS_URL=REDIS_URL, CTIGW_REDIS_KEY_PREFIX=prefix, NOTIFY_SOCKET=notify_path,
-                         CTIGW_AGI_PORT=str(_free_port()), CTIGW_AMI_PORT=str(_free_port()))
+                         CTIGW_AGI_PORT=str(_free_port()), CTIGW_AMI_PORT=str(_free_port()),
+                         CTIGW_HTTP_PORT=str(http_port), CTIGW_HTTP_TOKEN_SECRET=secrets.token_urlsafe(24))
         proc = subprocess.Popen([ctigw, "-c", config, "run"], cwd=work, env=env, stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT, text=True)
         try:
@@ -142,6 +144,7 @@ def test_run_tells_systemd_it_is_ready_and_stops_on_sigterm(installed, site, tmp
                 proc.kill()
                 pytest.fail(f"no READY from ctigw run:\n{proc.communicate()[0]}")
             assert ready.startswith("READY=1\n"), ready
+            _the_pages_ship_in_the_wheel(http_port)
             proc.send_signal(signal.SIGTERM)
             assert notify_socket.recv(4096) == b"STOPPING=1"
             output, _ = proc.communicate(timeout=30)
@@ -154,3 +157,14 @@ def test_run_tells_systemd_it_is_ready_and_stops_on_sigterm(installed, site, tmp
             keys = list(client.scan_iter(f"{prefix}:*", count=1000))
             if keys:
                 client.delete(*keys)
+
+
+def _the_pages_ship_in_the_wheel(port: int) -> None:
+    """Templates, the Turkish catalogue and the static files come from the installed package."""
+    import urllib.request
+
+    request = urllib.request.Request(f"http://127.0.0.1:{port}/login", headers={"Accept-Language": "tr"})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        assert response.status == 200 and "Giriş yap" in response.read().decode()
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/static/web/app.css", timeout=10) as response:
+        assert response.status == 200 and b".card" in response.read()
