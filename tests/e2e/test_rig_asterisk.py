@@ -158,12 +158,23 @@ async def test_agent_with_wrong_password_is_refused(asterisk, phones):
 
 
 # --------------------------------------------------------------------------- DTMF and the AGI
+STAND_IN = "rigtest"  # these tests stand in for the gateway that owns the calls they park
+
+
+async def _stand_in_is_alive(ami_probe) -> None:
+    """What a gateway keeps fresh for [ctigw-hold]: its liveness mark, here an hour ahead of
+    Asterisk's clock so the held callers stay for the whole test."""
+    [reply] = await ami_probe.action("Getvar", Variable="EPOCH")
+    await ami_probe.action("Setvar", Variable=f"CTIGW_LIVE_{STAND_IN}", Value=str(int(reply["Value"]) + 3600))
+
+
 async def test_dtmf_reaches_fastagi_and_the_verdict_reaches_ami(asterisk, phones, ami_probe):
     """Digits pressed by a pjsua2 caller come back from WAIT FOR DIGIT; the variables the AGI
     sets drive the dialplan (queue -> ctigw-hold) and show up as AMI VarSet events."""
     number = _caller()
+    await _stand_in_is_alive(ami_probe)
     script = ["WAIT FOR DIGIT 5000"] * 3 + ['SET VARIABLE CTIGW_RESULT "queued:test"',
-                                            "SET VARIABLE CTIGW_NEXT queue"]
+                                            f"SET VARIABLE CTIGW_OWNER {STAND_IN}", "SET VARIABLE CTIGW_NEXT queue"]
     async with AgiPeer(asterisk, script) as agi:
         call = await phones.call(number="100", caller_id=number, digits="42#", digit_gap=0.3, digits_after=0.5)
         await call.wait_state("confirmed", timeout=10)
@@ -203,7 +214,8 @@ async def test_agi_fallback_verdict_goes_to_the_queue(asterisk, phones, ami_prob
 async def _held_caller(asterisk, phones, ami_probe):
     """A caller parked in ctigw-hold by the AGI (as the gateway's IVR does); returns (call, channel)."""
     number = _caller()
-    async with AgiPeer(asterisk, ["SET VARIABLE CTIGW_NEXT queue"]) as agi:
+    await _stand_in_is_alive(ami_probe)
+    async with AgiPeer(asterisk, [f"SET VARIABLE CTIGW_OWNER {STAND_IN}", "SET VARIABLE CTIGW_NEXT queue"]) as agi:
         call = await phones.call(number="100", caller_id=number)
         await asyncio.wait_for(agi.done.wait(), 10)
     held = await ami_probe.wait_event("Newexten", timeout=10, Context="ctigw-hold", Application="MusicOnHold",
