@@ -47,6 +47,7 @@ class Call:
     ringing_agents: list[str] = field(default_factory=list)
     routing: dict | None = None  # why the ACD chose routing_agent (gateway.acd.reasons.MatchReason)
     routing_agent: str | None = None
+    desk_ended_for: str | None = None  # the agent whose desk already went to after-call work (a transfer)
     transferred: bool = False
     # While the AGI handler runs the IVR, a Hangup event only notes the time: the call is
     # ended (and logged, with its IVR path) once the handler hands over.

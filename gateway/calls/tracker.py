@@ -125,6 +125,7 @@ class CallTracker:
         elif isinstance(event, CallTransferred) and call.answered_at is not None:
             call.transferred = True  # the agent passed the caller on: the activity says so
             log.info("call %s transferred by agent %s", call.linkedid, call.agent_id)
+            await self._desk_ended(call)  # their part is over: after-call work now
         elif isinstance(event, CallTransferred):
             await self._withdraw_ringing(call, WithdrawReason.TRANSFERRED)
 
@@ -198,8 +199,8 @@ class CallTracker:
             call.hold_started_at = None
         self.calls.pop(call.linkedid, None)
         await self._withdraw_ringing(call, WithdrawReason.CALLER_HUNG_UP)
-        if was is CallPhase.CONNECTED and call.agent_id is not None and self.desk is not None:
-            await self._safely(self.desk.ended(call.agent_id, pop_of(call, call.agent_id)), "desk: call ended")
+        if was is CallPhase.CONNECTED:
+            await self._desk_ended(call)
         log.info("call %s ended: %s (wait %.0f s, talk %.0f s, hold %.0f s)%s", call.linkedid, call.outcome(),
                  call.wait_seconds, call.talk_seconds, call.hold_seconds,
                  f", after leaving the queue for {call.queue_exit}" if call.queue_exit else "")
@@ -233,6 +234,14 @@ class CallTracker:
         for other in others:  # a queue that rang them all: the others' pops go
             await self._safely(self.desk.withdrawn(other, pop_of(call, other), WithdrawReason.TAKEN_ELSEWHERE),
                                "desk: taken elsewhere")
+
+    async def _desk_ended(self, call: Call) -> None:
+        agent_id = call.agent_id
+        if agent_id is None or call.desk_ended_for == agent_id:
+            return
+        call.desk_ended_for = agent_id
+        if self.desk is not None:
+            await self._safely(self.desk.ended(agent_id, pop_of(call, agent_id)), "desk: call ended")
 
     async def _desk_dial_failed(self, call: Call, agent_id: str, status: str) -> None:
         if agent_id not in call.ringing_agents:

@@ -113,8 +113,16 @@ class Routing(_Model):
     idle_seconds: float = 0.0
 
 
+class TransferNote(_Model):
+    """A transferred call: who passed it on, and their note for the next agent (kept as data)."""
+
+    from_agent: Short
+    note: Annotated[str, _clip(1000, multiline=True)] = ""
+
+
 class ScreenPop(_Model):
     call_id: Short
+    direction: Literal["inbound", "outbound"] = "inbound"  # outbound: the agent's own click-to-dial
     dnis: Short = ""
     caller: CallerCard
     language: Short | None = None  # the call's: chosen in the IVR, else the customer's
@@ -127,6 +135,7 @@ class ScreenPop(_Model):
     ringing_at: float | None = None  # epoch seconds
     answered_at: float | None = None
     routing: Routing | None = None
+    transfer: TransferNote | None = None
 
 
 class DeskKind(str, enum.Enum):
@@ -194,11 +203,12 @@ def caller_card(caller: Any, raw_ani: str) -> CallerCard:
 def build_pop(*, call_id: str, caller: Any, raw_ani: str, dnis: str = "", language: str | None = None,
               ivr_path=(), ivr_inputs: Mapping[str, str] | None = None, queue: str | None = None,
               waited_seconds: float = 0.0, ringing_at: float | None = None, answered_at: float | None = None,
-              routing: Mapping[str, Any] | None = None) -> ScreenPop:
+              routing: Mapping[str, Any] | None = None, direction: str = "inbound",
+              transfer: Mapping[str, Any] | None = None) -> ScreenPop:
     return ScreenPop(
-        call_id=call_id, dnis=dnis or "", caller=caller_card(caller, raw_ani),
+        call_id=call_id, direction=direction, dnis=dnis or "", caller=caller_card(caller, raw_ani),
         language=language or getattr(caller, "language", None),
         ivr_path=list(ivr_path), ivr_inputs=dict(ivr_inputs or {}), queue=queue,
         waited_seconds=round(max(0.0, waited_seconds), 1), ringing_at=ringing_at, answered_at=answered_at,
-        routing=dict(routing) if routing else None,
+        routing=dict(routing) if routing else None, transfer=dict(transfer) if transfer else None,
     )

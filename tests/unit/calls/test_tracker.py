@@ -269,3 +269,22 @@ async def test_a_failing_desk_loses_a_pop_never_the_call():
     await tracker.handle(DialFinished("L1", "1001", "ANSWER", 108.0))
     assert [c[0] for c in acd.calls] == ["agent_ringing", "agent_answered"]
     assert desk.told() == [("answered", "a1001")]
+
+
+async def test_an_agent_who_transfers_the_caller_goes_to_after_call_work_at_once_and_only_once():
+    tracker, call, acd, written, desk = make_tracker()
+    await tracker.handle(DialStarted("L1", "1001", "PJSIP/1001-1", 105.0))
+    await tracker.handle(DialFinished("L1", "1001", "ANSWER", 108.0))
+    await tracker.handle(to_call_event({"Event": "BlindTransfer", "Result": "Success", "TransfereeLinkedid": "L1",
+                                        "Timestamp": "130"}))
+    assert desk.told()[-1] == ("ended", "a1001")
+    await tracker.handle(ChannelHungUp("L1", "L1", "PJSIP/carrier-1", "16", 150.0))  # later, elsewhere
+    assert desk.told() == [("offer", "a1001"), ("answered", "a1001"), ("ended", "a1001")]
+
+
+async def test_a_call_moved_on_while_the_phone_rang_is_withdrawn_as_transferred():
+    tracker, call, acd, written, desk = make_tracker()
+    await tracker.handle(DialStarted("L1", "1001", "PJSIP/1001-1", 105.0))
+    await tracker.handle(to_call_event({"Event": "BlindTransfer", "Result": "Success", "TransfereeLinkedid": "L1",
+                                        "Timestamp": "107"}))
+    assert desk.told() == [("offer", "a1001"), ("withdrawn", "a1001", "transferred")]

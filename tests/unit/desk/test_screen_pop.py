@@ -101,3 +101,12 @@ def test_a_desk_message_round_trips_through_json_with_its_kind_and_reason():
     back = DeskMessage.model_validate_json(message.model_dump_json())
     assert back == message and not back.live
     assert json.loads(message.model_dump_json())["reason"] == "no_answer"
+
+
+def test_a_transferred_calls_pop_carries_the_first_agents_note_as_bounded_text():
+    note = "Müşteri <b>iade</b> istiyor\nfatura no: 42" + "x" * 5000
+    pop = pop_for(known(), transfer={"from_agent": "1001", "note": note})
+    assert pop.transfer.from_agent == "1001"
+    assert pop.transfer.note.startswith("Müşteri <b>iade</b> istiyor\nfatura no: 42")
+    assert len(pop.transfer.note) == 1000
+    assert pop_for(known()).transfer is None and pop_for(known()).direction == "inbound"
