@@ -43,6 +43,10 @@ def _first(limit: int):
     return BeforeValidator(lambda items: list(items)[:limit] if items is not None else [])
 
 
+def _first_items(limit: int):
+    return BeforeValidator(lambda mapping: dict(list(dict(mapping or {}).items())[:limit]))
+
+
 Name = Annotated[str, _clip(200)]
 Short = Annotated[str, _clip(64)]
 Prose = Annotated[str, _clip(500, multiline=True)]
@@ -108,8 +112,7 @@ class Routing(_Model):
     team: Short | None = None
     skills: Annotated[list[Short], _first(16)] = Field(default_factory=list)
     language: Short | None = None
-    proficiency: Annotated[dict[Short, int], BeforeValidator(lambda d: dict(list(dict(d or {}).items())[:16]))] = \
-        Field(default_factory=dict)
+    proficiency: Annotated[dict[Short, int], _first_items(16)] = Field(default_factory=dict)
     idle_seconds: float = 0.0
 
 
@@ -128,8 +131,7 @@ class ScreenPop(_Model):
     language: Short | None = None  # the call's: chosen in the IVR, else the customer's
     ivr_path: Annotated[list[Short], _first(IVR_STEPS)] = Field(default_factory=list)
     # What the caller keyed, by menu or variable; sensitive digits arrive masked by the IVR.
-    ivr_inputs: Annotated[dict[Short, Short], BeforeValidator(lambda d: dict(list(dict(d or {}).items())[:IVR_INPUTS]))] \
-        = Field(default_factory=dict)
+    ivr_inputs: Annotated[dict[Short, Short], _first_items(IVR_INPUTS)] = Field(default_factory=dict)
     queue: Short | None = None
     waited_seconds: float = 0.0  # in the queue, until this agent's phone rang
     ringing_at: float | None = None  # epoch seconds
