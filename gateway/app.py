@@ -26,7 +26,7 @@ from gateway.calls.tracker import CallTracker
 from gateway.config import ConfigError, Settings
 from gateway.crm.activities import ActivityLog, CallActivity
 from gateway.crm.store import CrmStore
-from gateway.desk.publisher import DeskPublisher
+from gateway.desk.service import DeskService
 from gateway.ivr.registry import FlowRegistry
 from gateway.redis_local import LocalRedis
 from gateway.web.server import start_gateway_web
@@ -65,7 +65,7 @@ class Gateway:
                                        create_leads=s.crm.create_leads, migrate=True)
         self.activities = ActivityLog(self.crm, s.spool_path)
         self.activities.start()  # replay what an earlier run spooled while the CRM was down
-        self.desk = DeskPublisher(self.redis, s.redis.key_prefix)
+        self.desk = DeskService(self.redis, s.redis.key_prefix)
 
         self.ami = AmiClient(s.ami.host, s.ami.port, s.ami.username, s.ami.secret, auth=s.ami.auth,
                              keepalive_interval=s.ami.keepalive_interval, action_timeout=s.ami.action_timeout,
@@ -77,7 +77,7 @@ class Gateway:
             acd=self.acd,
             agent_for_endpoint=self._agent_for_endpoint,
             record_activity=self._record_activity,
-            screen_pop=self.desk.screen_pop,
+            desk=self.desk,
         )
         self.connector.calls = self.tracker  # callers leaving the queue show in their activity
         self.cards = CallCards(self.redis, s.redis.key_prefix, s.gateway.instance)

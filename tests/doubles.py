@@ -59,3 +59,25 @@ class RecordingAcd:
 
     async def caller_abandoned(self, call_id: str) -> None:
         self.calls.append(("caller_abandoned", call_id))
+
+
+class RecordingDesk:
+    """The DeskPort: what each agent's desk was told, in order."""
+
+    def __init__(self):
+        self.messages = []
+
+    async def offer(self, agent_id, pop):
+        self.messages.append(("offer", agent_id, pop))
+
+    async def answered(self, agent_id, pop):
+        self.messages.append(("answered", agent_id, pop))
+
+    async def withdrawn(self, agent_id, pop, reason):
+        self.messages.append(("withdrawn", agent_id, pop, reason.value))
+
+    async def ended(self, agent_id, pop):
+        self.messages.append(("ended", agent_id, pop))
+
+    def told(self):
+        return [(m[0], m[1], *m[3:]) for m in self.messages]

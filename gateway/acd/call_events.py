@@ -51,7 +51,8 @@ def ring_no_answer(agent_id: str, call_id: str) -> Decide:
         new_agent = states.ring_no_answer(agent, now, call_id) if agent is not None else None
         call_write = None
         if _offered_to(call, agent_id):
-            back = call.advanced(state=CallState.WAITING, agent_id=None, rona_agents=(*call.rona_agents, agent_id))
+            back = call.advanced(state=CallState.WAITING, agent_id=None, match=None,
+                                 rona_agents=(*call.rona_agents, agent_id))
             call_write = CallWrite(call, back, at_head=True)
         agent_write = _agent_write(agent, new_agent)
         return Change(agent_write, call_write) if agent_write or call_write else None
@@ -86,7 +87,7 @@ def connect_failed(agent_id: str, max_failures: int, retry_delay: Callable[[int]
         failures = call.connect_failures + 1
         if failures >= max_failures:
             return Change(agent_write, CallWrite(call, None, removed_reason="connect_failed"))
-        retry = call.advanced(state=CallState.WAITING, agent_id=None, connect_failures=failures,
+        retry = call.advanced(state=CallState.WAITING, agent_id=None, match=None, connect_failures=failures,
                               retry_at=now + retry_delay(failures))
         return Change(agent_write, CallWrite(call, retry, at_head=True))
     return decide

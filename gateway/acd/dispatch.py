@@ -12,6 +12,7 @@ from typing import Awaitable, Callable
 from gateway.acd import states
 from gateway.acd.index import DispatchIndex
 from gateway.acd.model import CallState, QueuedCall
+from gateway.acd.reasons import MatchReason
 from gateway.acd.roster import Agent
 from gateway.acd.store import AcdStore
 
@@ -36,10 +37,11 @@ class Dispatcher:
             if call is None or call_id in self.index.held_calls:
                 return None
             now = self.clock()
-            agent = self.index.best_agent_for(call, now)
-            if agent is None:
+            chosen = self.index.choose_agent_for(call, now)
+            if chosen is None:
                 return None
-            booked = await self.book(agent, call, now)
+            agent, reason = chosen
+            booked = await self.book(agent, call, now, reason)
             if booked is not None:
                 await self.on_booked(booked, agent)
                 return agent
@@ -57,21 +59,23 @@ class Dispatcher:
             call = self.index.best_call_for(agent_id, now)
             if call is None:
                 return None
-            booked = await self.book(agent, call, now)
+            booked = await self.book(agent, call, now, self.index.explain_call_for(agent, call, now))
             if booked is not None:
                 await self.on_booked(booked, agent)
                 return booked
         return None
 
-    async def book(self, agent: Agent, call: QueuedCall, now: float) -> QueuedCall | None:
-        """Reserve `agent` for `call` atomically; the booked call, or None after a lost race."""
+    async def book(self, agent: Agent, call: QueuedCall, now: float,
+                   reason: MatchReason | None = None) -> QueuedCall | None:
+        """Reserve `agent` for `call` atomically; the booked call (carrying `reason`, why this
+        agent), or None after a lost race."""
         index = self.index
         status = index.status(agent.id)
         index.hold_agent(agent.id)
         index.hold_call(call.call_id)
         try:
             new_status = states.reserve(status, now, call.call_id, call.queue)
-            new_call = call.advanced(state=CallState.RESERVED, agent_id=agent.id)
+            new_call = call.advanced(state=CallState.RESERVED, agent_id=agent.id, match=reason)
             result = await self.store.reserve(status, new_status, call, new_call, now)
             if result.ok:
                 index.apply_agent(new_status)

@@ -19,6 +19,7 @@ from gateway.acd import matching
 from gateway.acd.matching import Requirements
 from gateway.acd.model import CallState, QueuedCall
 from gateway.acd.queue_config import QueueConfig, QueuePolicy
+from gateway.acd.reasons import MatchReason
 from gateway.acd.roster import Agent, Roster
 from gateway.acd.states import AgentState, AgentStatus
 
@@ -269,10 +270,23 @@ class DispatchIndex:
         return req
 
     def best_agent_for(self, call: QueuedCall, now: float) -> Agent | None:
+        choice = self.choose_agent_for(call, now)
+        return choice[0] if choice is not None else None
+
+    def choose_agent_for(self, call: QueuedCall, now: float) -> tuple[Agent, MatchReason] | None:
+        """The best agent for the call, and why (kept with the reservation for the screen pop)."""
         if call.retry_at > now:
             return None  # a failed connect's backoff: the ticker places it when that is over
         req = self.requirements(call, now)
-        return matching.best_agent(req, self._candidates(req))
+        choice = matching.choose_agent(req, self._candidates(req))
+        if choice is None:
+            return None
+        return choice.agent, matching.explain_agent_choice(req, choice, now)
+
+    def explain_call_for(self, agent: Agent, call: QueuedCall, now: float) -> MatchReason:
+        """Why a free agent gets `call` (see best_call_for)."""
+        since = self.available.get(agent.id, now)
+        return matching.explain_call_choice(agent, self.requirements(call, now), since, now)
 
     def _candidates(self, req: Requirements) -> Iterator[tuple[Agent, float]]:
         if req.only_agent is not None:

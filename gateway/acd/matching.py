@@ -21,6 +21,8 @@ from typing import Iterable, Mapping
 
 from gateway.acd.model import QueuedCall
 from gateway.acd.queue_config import QueuePolicy, RelaxStep
+from gateway.acd.reasons import (BEST_PROFICIENCY, FIRST_FREE_AGENT, LAST_AGENT, LONGEST_IDLE, MAX_SKILLS,
+                                 ONLY_CANDIDATE, TIE_BREAK, MatchReason)
 from gateway.acd.roster import Agent
 
 
@@ -125,15 +127,67 @@ def skill_score(agent: Agent, skills: tuple[str, ...]) -> tuple[int, int]:
 
 def best_agent(req: Requirements, candidates: Iterable[tuple[Agent, float]]) -> Agent | None:
     """The eligible candidate that serves the call best. Candidates are (agent, available_since)."""
-    best, best_key = None, None
+    choice = choose_agent(req, candidates)
+    return choice.agent if choice is not None else None
+
+
+@dataclass(frozen=True)
+class AgentChoice:
+    """The best eligible agent, and what it took to beat the others (for the reason)."""
+
+    agent: Agent
+    available_since: float
+    candidates: int  # eligible agents considered
+    key: tuple
+    runner_up_key: tuple | None
+
+
+def choose_agent(req: Requirements, candidates: Iterable[tuple[Agent, float]]) -> AgentChoice | None:
+    """best_agent, keeping the runner-up's key and the count, so the choice can be explained."""
+    best, best_key, best_since, second_key, count = None, None, 0.0, None, 0
     for agent, available_since in candidates:
         if not is_eligible(agent, req):
             continue
+        count += 1
         low, total = skill_score(agent, req.skills)
         key = (-low, -total, available_since, agent.id)
         if best_key is None or key < best_key:
-            best, best_key = agent, key
-    return best
+            second_key = best_key
+            best, best_key, best_since = agent, key, available_since
+        elif second_key is None or key < second_key:
+            second_key = key
+    if best is None:
+        return None
+    return AgentChoice(best, best_since, count, best_key, second_key)
+
+
+def _reason(rule: str, agent: Agent, req: Requirements, candidates: int, idle: float) -> MatchReason:
+    skills = req.skills[:MAX_SKILLS]
+    return MatchReason(rule=rule, candidates=candidates, stage=req.stage, min_proficiency=req.min_proficiency,
+                       team=req.team, skills=skills, language=req.language,
+                       proficiency=tuple((s, agent.skills.get(s, 0)) for s in skills),
+                       idle_seconds=round(max(0.0, idle), 1))
+
+
+def explain_agent_choice(req: Requirements, choice: AgentChoice, now: float) -> MatchReason:
+    """Why `choice.agent` got the call: the first part of the ranking key that beat the runner-up."""
+    if req.only_agent is not None:
+        rule = LAST_AGENT
+    elif choice.runner_up_key is None:
+        rule = ONLY_CANDIDATE
+    elif choice.key[:2] != choice.runner_up_key[:2]:
+        rule = BEST_PROFICIENCY
+    elif choice.key[2] != choice.runner_up_key[2]:
+        rule = LONGEST_IDLE
+    else:
+        rule = TIE_BREAK
+    return _reason(rule, choice.agent, req, choice.candidates, now - choice.available_since)
+
+
+def explain_call_choice(agent: Agent, req: Requirements, available_since: float, now: float) -> MatchReason:
+    """Why a free agent got this call: they came free first while it waited (or were its last agent)."""
+    rule = LAST_AGENT if req.only_agent == agent.id else FIRST_FREE_AGENT
+    return _reason(rule, agent, req, 1, now - available_since)
 
 
 def best_call(agent: Agent, offers: Iterable[tuple[QueuedCall, Requirements]],

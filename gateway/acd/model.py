@@ -11,6 +11,8 @@ import json
 from dataclasses import asdict, dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Mapping, Protocol
 
+from gateway.acd.reasons import MatchReason
+
 if TYPE_CHECKING:
     from gateway.acd.roster import Agent
 
@@ -58,6 +60,7 @@ class QueuedCall:
     connect_failures: int = 0
     retry_at: float = 0.0  # after a failed connect: not offered to an agent before this time
     overflowed_from: str | None = None
+    match: MatchReason | None = None  # why the ACD booked agent_id (kept with the reservation)
 
     def advanced(self, **changes) -> "QueuedCall":
         """A copy with `changes` applied and the version bumped (every stored change does)."""
@@ -86,7 +89,8 @@ class QueuedCall:
                              "repeat_caller": c.repeat_caller, "has_open_case": c.has_open_case},
                 "owner": self.owner, "state": self.state.value, "agent_id": self.agent_id, "version": self.version,
                 "rona_agents": list(self.rona_agents), "connect_failures": self.connect_failures,
-                "retry_at": self.retry_at, "overflowed_from": self.overflowed_from}
+                "retry_at": self.retry_at, "overflowed_from": self.overflowed_from,
+                "match": self.match.to_dict() if self.match is not None else None}
 
     @classmethod
     def from_event(cls, data: Mapping[str, Any]) -> "QueuedCall":
@@ -95,6 +99,7 @@ class QueuedCall:
         data["state"] = CallState(data.get("state", "waiting"))
         data["skills"] = tuple(data.get("skills") or ())
         data["rona_agents"] = tuple(data.get("rona_agents") or ())
+        data["match"] = MatchReason.from_dict(data.get("match"))
         known = cls.__dataclass_fields__
         return cls(**{k: v for k, v in data.items() if k in known})
 

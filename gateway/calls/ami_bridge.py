@@ -98,8 +98,10 @@ def attach(client, tracker, adopter=None) -> None:
 
 
 class QueueExits(Protocol):
-    """The call layer's side of a caller leaving the queue other than to an agent (the tracker)."""
+    """The call layer's side of the ACD's decisions (the tracker): who was booked for a call and
+    why (for the agent's screen pop), and a caller leaving the queue other than to an agent."""
 
+    def offered(self, call_id: str, agent_id: str, reason: dict | None) -> None: ...
     def callback_number(self, call_id: str) -> str | None: ...
     def left_queue(self, call_id: str, where: str, *, recording: str | None = None,
                    callback_number: str | None = None) -> None: ...
@@ -144,6 +146,9 @@ class AmiConnector:
     async def connect(self, call, agent) -> None:
         channel = call.channel
         self._claim(channel)
+        if self.calls is not None:  # before the Redirect: the pop goes out when the phone rings
+            match = getattr(call, "match", None)
+            self.calls.offered(call.call_id, agent.id, match.to_dict() if match is not None else None)
         async with self._lock(channel):
             await self.client.action("Setvar", Channel=channel, Variable="CTIGW_RING_TIMEOUT",
                                      Value=str(self.ring_timeout))

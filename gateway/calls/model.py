@@ -39,11 +39,18 @@ class Call:
     queue_exit: str | None = None  # left the queue for voicemail / callback / fallback (not an agent)
     agent_id: str | None = None  # agent ringing or talking
     agent_channel: str | None = None
+    ringing_at: float | None = None  # when the agent's phone started ringing (the pop's wait ends there)
     answered_at: float | None = None
     ended_at: float | None = None
     hold_started_at: float | None = None
     hold_seconds: float = 0.0
     rona_agents: list[str] = field(default_factory=list)
+    # The agents whose phone rings for this call right now, each with a pop on their desk
+    # (several only when a plain queue rings them all, e.g. the fallback queue).
+    ringing_agents: list[str] = field(default_factory=list)
+    routing: dict | None = None  # why the ACD chose routing_agent (gateway.acd.reasons.MatchReason)
+    routing_agent: str | None = None
+    desk_ended_for: str | None = None  # the agent whose desk already went to after-call work (a transfer)
     transferred: bool = False
     # While the AGI handler runs the IVR, a Hangup event only notes the time: the call is
     # ended (and logged, with its IVR path) once the handler hands over.

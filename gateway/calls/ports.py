@@ -1,14 +1,16 @@
-"""The CRM and the ACD as the call layer sees them: the only methods it may call.
+"""The CRM, the ACD and the agents' desks as the call layer sees them: the only methods it may call.
 
-The real ones are gateway.crm.store.CrmStore and gateway.acd.service.Acd; test doubles
+The real ones are gateway.crm.store.CrmStore, gateway.acd.service.Acd and
+gateway.desk.service.DeskService; test doubles
 implement exactly these (tests/unit/test_contracts.py holds both sides to them).
 """
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Any, Protocol
 
 from gateway.acd.model import CustomerFacts, QueuedCall
 from gateway.crm.views import CallerView, CaseSummary
+from gateway.desk.pop import ScreenPop, WithdrawReason
 from gateway.routing import RouteRequest
 
 
@@ -36,3 +38,12 @@ class AcdPort(Protocol):
     async def ring_no_answer(self, agent_id: str, call_id: str) -> None: ...
     async def call_ended(self, call_id: str) -> None: ...
     async def caller_abandoned(self, call_id: str) -> None: ...
+
+
+class DeskPort(Protocol):
+    """The agents' desks: each message goes to that agent only."""
+
+    async def offer(self, agent_id: str, pop: ScreenPop) -> Any: ...
+    async def answered(self, agent_id: str, pop: ScreenPop) -> Any: ...
+    async def withdrawn(self, agent_id: str, pop: ScreenPop, reason: WithdrawReason) -> Any: ...
+    async def ended(self, agent_id: str, pop: ScreenPop) -> Any: ...

@@ -1,9 +1,11 @@
 """The call state machine: joins what the IVR decided with what Asterisk reports.
 
-It tells the ACD about ringing, answers, ring-no-answer, abandons and ends; it pops the
-caller's view on the agent's desk when their phone starts ringing; and it writes exactly one
-CRM activity per call when the caller's channel hangs up. It knows nothing of AMI frames
-(see ami_bridge.py) nor of SQL (it hands a CallActivity to the activity log).
+It tells the ACD about ringing, answers, ring-no-answer, abandons and ends; it tells the
+agent's desk (DeskPort) when their phone starts ringing (the screen pop), when they answer,
+when the pop is withdrawn (caller hung up, no answer, taken elsewhere) and when the call is
+over; and it writes exactly one CRM activity per call when the caller's channel hangs up. It
+knows nothing of AMI frames (see ami_bridge.py), Redis (the desk service) nor SQL (it hands a
+CallActivity to the activity log).
 """
 from __future__ import annotations
 
@@ -13,8 +15,9 @@ from typing import Any, Awaitable, Callable
 
 from gateway.calls.events import CallTransferred, ChannelHungUp, DialFinished, DialStarted, HoldChanged
 from gateway.calls.model import Call, CallPhase
-from gateway.calls.ports import AcdPort
+from gateway.calls.ports import AcdPort, DeskPort
 from gateway.crm.views import CallerView
+from gateway.desk.pop import ScreenPop, WithdrawReason, build_pop
 
 log = logging.getLogger(__name__)
 
@@ -26,13 +29,13 @@ class CallTracker:
         acd: AcdPort | None,
         agent_for_endpoint: Callable[[str], str | None],
         record_activity: Callable[[Call], Awaitable[None]],
-        screen_pop: Callable[[str, dict[str, Any]], Awaitable[None]] | None = None,
+        desk: DeskPort | None = None,
         clock: Callable[[], float] = time.time,
     ):
         self.acd = acd
         self.agent_for_endpoint = agent_for_endpoint
         self.record_activity = record_activity
-        self.screen_pop = screen_pop
+        self.desk = desk
         self.clock = clock
         self.calls: dict[str, Call] = {}
         self.ended: list[Call] = []  # recent ended calls, for tests and the wallboard
@@ -79,6 +82,12 @@ class CallTracker:
         log.info("call %s left queue %s for %s%s", linkedid, call.queue, where,
                  f" (call back on {callback_number})" if callback_number else "")
 
+    def offered(self, linkedid: str, agent_id: str, reason: dict | None) -> None:
+        """The ACD booked `agent_id` for the call for `reason`; the agent's pop says why."""
+        call = self.calls.get(linkedid)
+        if call is not None:
+            call.routing, call.routing_agent = reason, agent_id
+
     async def ivr_finished(self, call: Call) -> None:
         """The AGI handler is done with the call; end it now if the caller already left."""
         call.ivr_running = False
@@ -101,6 +110,9 @@ class CallTracker:
         elif isinstance(event, CallTransferred) and call.answered_at is not None:
             call.transferred = True  # the agent passed the caller on: the activity says so
             log.info("call %s transferred by agent %s", call.linkedid, call.agent_id)
+            await self._desk_ended(call)  # their part is over: after-call work now
+        elif isinstance(event, CallTransferred):
+            await self._withdraw_ringing(call, WithdrawReason.TRANSFERRED)
 
     async def _dial_started(self, call: Call, event: DialStarted) -> None:
         agent_id = self.agent_for_endpoint(event.endpoint)
@@ -110,19 +122,25 @@ class CallTracker:
         call.phase = CallPhase.RINGING
         call.agent_id = agent_id
         call.agent_channel = event.agent_channel
+        call.ringing_at = event.at
         log.info("call %s ringing agent %s", call.linkedid, agent_id)
-        if self.screen_pop is not None:
-            await self._safely(self.screen_pop(agent_id, screen_pop_payload(call)), "screen pop")
+        if agent_id not in call.ringing_agents:
+            call.ringing_agents.append(agent_id)
+        if self.desk is not None:  # first: the pop must beat the agent's hand to the phone
+            await self._safely(self.desk.offer(agent_id, pop_of(call, agent_id)), "screen pop")
         if self.acd is not None:
             await self._safely(self.acd.agent_ringing(agent_id, call.linkedid), "acd ringing")
 
     async def _dial_finished(self, call: Call, event: DialFinished) -> None:
         agent_id = self.agent_for_endpoint(event.endpoint)
+        if agent_id is not None and event.status != "ANSWER":
+            await self._desk_dial_failed(call, agent_id, event.status)
         if agent_id is None or agent_id != call.agent_id:
             return
         if event.status == "ANSWER":
             call.phase = CallPhase.CONNECTED
             call.answered_at = event.at
+            await self._desk_answered(call, agent_id)
             log.info("call %s answered by agent %s after %.0f s in queue", call.linkedid, agent_id, call.wait_seconds)
             if self.acd is not None:
                 await self._safely(self.acd.agent_answered(agent_id, call.linkedid), "acd answered")
@@ -165,6 +183,9 @@ class CallTracker:
             call.hold_seconds += call.ended_at - call.hold_started_at
             call.hold_started_at = None
         self.calls.pop(call.linkedid, None)
+        await self._withdraw_ringing(call, WithdrawReason.CALLER_HUNG_UP)
+        if was is CallPhase.CONNECTED:
+            await self._desk_ended(call)
         log.info("call %s ended: %s (wait %.0f s, talk %.0f s, hold %.0f s)%s", call.linkedid, call.outcome(),
                  call.wait_seconds, call.talk_seconds, call.hold_seconds,
                  f", after leaving the queue for {call.queue_exit}" if call.queue_exit else "")
@@ -188,6 +209,42 @@ class CallTracker:
                 await self.end(call)
         return len(gone)
 
+    # -- the agents' desks -----------------------------------------------------------------
+    async def _desk_answered(self, call: Call, agent_id: str) -> None:
+        others = [a for a in call.ringing_agents if a != agent_id]
+        call.ringing_agents.clear()
+        if self.desk is None:
+            return
+        await self._safely(self.desk.answered(agent_id, pop_of(call, agent_id)), "desk: answered")
+        for other in others:  # a queue that rang them all: the others' pops go
+            await self._safely(self.desk.withdrawn(other, pop_of(call, other), WithdrawReason.TAKEN_ELSEWHERE),
+                               "desk: taken elsewhere")
+
+    async def _desk_ended(self, call: Call) -> None:
+        agent_id = call.agent_id
+        if agent_id is None or call.desk_ended_for == agent_id:
+            return
+        call.desk_ended_for = agent_id
+        if self.desk is not None:
+            await self._safely(self.desk.ended(agent_id, pop_of(call, agent_id)), "desk: call ended")
+
+    async def _desk_dial_failed(self, call: Call, agent_id: str, status: str) -> None:
+        if agent_id not in call.ringing_agents:
+            return
+        if status == "CANCEL" and call.answered_at is None:
+            return  # the caller hung up while it rang (their Hangup withdraws it), or the call moves on
+        call.ringing_agents.remove(agent_id)
+        reason = WithdrawReason.TAKEN_ELSEWHERE if call.answered_at is not None else WithdrawReason.NO_ANSWER
+        if self.desk is not None:
+            await self._safely(self.desk.withdrawn(agent_id, pop_of(call, agent_id), reason), "desk: withdrawn")
+
+    async def _withdraw_ringing(self, call: Call, reason: WithdrawReason) -> None:
+        ringing, call.ringing_agents = list(call.ringing_agents), []
+        if self.desk is None:
+            return
+        for agent_id in ringing:
+            await self._safely(self.desk.withdrawn(agent_id, pop_of(call, agent_id), reason), "desk: withdrawn")
+
     async def _safely(self, awaitable, what: str) -> None:
         # One failing consumer (DB down, Redis hiccup) must not stop the others.
         try:
@@ -209,17 +266,13 @@ def _caller_label(caller: CallerView | None) -> str:
     return f"{caller.name} (customer {caller.customer_id}, {caller.tier or 'no'} tier)"
 
 
-def screen_pop_payload(call: Call) -> dict[str, Any]:
-    caller = call.caller
-    view = caller.to_dict() if caller is not None else {}
-    return {
-        "type": "screen_pop",
-        "linkedid": call.linkedid,
-        "ani": call.raw_ani,
-        "dnis": call.dnis,
-        "caller": view,
-        "ivr_path": list(call.ivr_path),
-        "ivr_inputs": dict(call.ivr_inputs),
-        "queue": call.queue,
-        "waited_seconds": round(call.wait_seconds if call.queued_at else 0.0, 1),
-    }
+def pop_of(call: Call, agent_id: str) -> ScreenPop:
+    """What `agent_id`'s desk shows of the call now."""
+    waited = 0.0
+    if call.queued_at is not None and call.ringing_at is not None:
+        waited = call.ringing_at - call.queued_at
+    return build_pop(call_id=call.linkedid, caller=call.caller, raw_ani=call.raw_ani, dnis=call.dnis,
+                     language=call.route.language if call.route is not None else None, ivr_path=call.ivr_path,
+                     ivr_inputs=call.ivr_inputs, queue=call.queue, waited_seconds=waited,
+                     ringing_at=call.ringing_at, answered_at=call.answered_at,
+                     routing=call.routing if call.routing_agent == agent_id else None)

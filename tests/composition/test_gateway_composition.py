@@ -123,9 +123,10 @@ async def test_a_recorded_call_goes_through_ivr_queue_agent_and_crm(gateway, ami
     await ami.send_events(agent_leg("Newchannel", "DialBegin"), rename=AGENT_LEG_RENAME)
     pop = await wait_until(lambda: desk.get_message(ignore_subscribe_messages=True), 10, "the screen pop")
     pop = json.loads(pop["data"])
-    assert (pop["type"], pop["linkedid"], pop["ani"], pop["queue"]) == \
-        ("screen_pop", LINKEDID, "+905321234567", "billing")
-    assert pop["caller"]["name"] == "Çağrı Öztürk" and "main_menu" in pop["ivr_path"]
+    assert (pop["kind"], pop["call_id"], pop["pop"]["caller"]["number_e164"], pop["pop"]["queue"]) == \
+        ("offer", LINKEDID, "+905321234567", "billing")
+    assert pop["pop"]["caller"]["name"] == "Çağrı Öztürk" and "main_menu" in pop["pop"]["ivr_path"]
+    assert pop["pop"]["routing"]["rule"] in ("only_candidate", "first_free_agent")
     await desk.aclose()
 
     # The agent answers: on call in the ACD.
@@ -141,7 +142,7 @@ async def test_a_recorded_call_goes_through_ivr_queue_agent_and_crm(gateway, ami
     assert len(rows) == 1
     row = rows[0]
     assert (row["outcome"], row["queue"], row["agent_id"]) == ("answered", "billing", AGENT)
-    assert row["customer_id"] == pop["caller"]["customer_id"]
+    assert row["customer_id"] == pop["pop"]["caller"]["customer_id"]
     assert (await gw.acd.get_agent_state(AGENT)).state is AgentState.WRAP_UP
     assert (await gw.acd.queue_snapshot("billing")).waiting == ()
 

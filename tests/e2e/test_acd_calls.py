@@ -66,9 +66,11 @@ async def test_turkish_billing_call_goes_to_the_most_proficient_turkish_billing_
     number = new_number()
     call = await billing_call_in_turkish(gateway, phones, number)
     await phones_by_id["1001"].wait_answered(30)
-    pop = await wait_for_message(pubsub, 10)
-    assert pop["type"] == "screen_pop" and pop["ani"] == number
+    message = await wait_for_message(pubsub, 10)
+    pop = message["pop"]
+    assert message["kind"] == "offer" and pop["caller"]["number_e164"] == number
     assert pop["queue"] == "billing" and "main_menu" in pop["ivr_path"]
+    assert pop["routing"]["rule"] == "best_proficiency" and pop["routing"]["proficiency"] == {"billing": 9}
     connected = live_call(gateway, number)
     assert connected.agent_id == "1001"
     await until_state(gateway, "1001", AgentState.ON_CALL)

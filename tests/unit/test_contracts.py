@@ -16,15 +16,16 @@ from typing import Protocol
 
 import pytest
 
-from doubles import RecordingAcd, RecordingConnector
+from doubles import RecordingAcd, RecordingConnector, RecordingDesk
 from gateway.acd.model import Connector
 from gateway.acd.service import Acd
 from gateway.calls.agi_channel import AgiChannel
 from gateway.calls.ami_bridge import AmiConnector
-from gateway.calls.ports import AcdPort, CrmPort
+from gateway.calls.ports import AcdPort, CrmPort, DeskPort
 from gateway.calls.services import IvrServices
 from gateway.crm.store import CrmStore
 from gateway.crm.views import CallerView
+from gateway.desk.service import DeskService
 from gateway.ivr.channel import CallerFacts, Channel, SelfServices, UnknownCaller
 from gateway.ivr.scripted_channel import ScriptedCaller, ScriptedChannel
 from gateway.tiers import TIERS
@@ -81,6 +82,8 @@ IMPLEMENTATIONS = [
     (AcdPort, Acd, False),
     (AcdPort, RecordingAcd, True),
     (CrmPort, CrmStore, False),
+    (DeskPort, DeskService, False),
+    (DeskPort, RecordingDesk, True),
     (SelfServices, IvrServices, True),
     (SelfServices, ivr_fakes.Services, True),
     (Channel, AgiChannel, True),
@@ -95,8 +98,6 @@ def test_implementations_match_their_protocol(protocol, cls, exact):
     assert differences(protocol, cls, exact) == []
 
 
-@pytest.mark.xfail(not hasattr(AmiConnector, "queue_outcome"), strict=True,
-                   reason="AmiConnector.queue_outcome comes with the call layer's outcome handling")
 def test_the_ami_connector_is_the_acds_connector():
     assert differences(Connector, AmiConnector, exact=True) == []
 

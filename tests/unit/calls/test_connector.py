@@ -73,6 +73,10 @@ class Calls:
     def __init__(self, numbers=None):
         self.numbers = numbers or {}
         self.left = []
+        self.offers = []
+
+    def offered(self, call_id, agent_id, reason):
+        self.offers.append((call_id, agent_id, reason))
 
     def callback_number(self, call_id):
         return self.numbers.get(call_id)
@@ -151,3 +155,20 @@ async def test_no_announcement_pulls_a_caller_out_of_voicemail():
     await connector.queue_outcome(WAITING, outcome("voicemail"))
     await connector.announce(WAITING, 1, 30)
     assert ami.redirects() == ["ctigw-queue-voicemail"]
+
+
+async def test_a_connect_tells_the_call_layer_why_the_agent_was_chosen_before_the_phone_rings():
+    from gateway.acd.reasons import MatchReason
+
+    class Ordered(Ami):
+        async def action(self, name, **fields):
+            await super().action(name, **fields)
+            self.sent.append(("offers so far", len(calls.offers)))
+
+    ami, calls = Ordered(), Calls()
+    why = MatchReason("best_proficiency", 3, 0, 5, None, ("billing",), "tr", (("billing", 9),), 42.0)
+    booked = SimpleNamespace(call_id=WAITING.call_id, channel=WAITING.channel, match=why)
+    await AmiConnector(ami, ring_timeout=15, calls=calls).connect(booked, SimpleNamespace(id="1001", endpoint="1001"))
+    assert calls.offers == [(WAITING.call_id, "1001", why.to_dict())]
+    assert ("offers so far", 0) not in ami.sent  # told before the Setvar and the Redirect
+    assert ami.redirects() == ["ctigw-connect"]

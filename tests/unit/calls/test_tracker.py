@@ -2,10 +2,10 @@
 from gateway.calls.ami_bridge import to_call_event
 from gateway.calls.events import CallTransferred, ChannelHungUp, DialFinished, DialStarted, HoldChanged
 from gateway.calls.tracker import CallTracker
-from gateway.crm.numbers import classify_ani
+from gateway.crm.numbers import Ani, classify_ani
 from gateway.crm.views import CallerView
 
-from doubles import RecordingAcd
+from doubles import RecordingAcd, RecordingDesk
 
 
 def Caller() -> CallerView:
@@ -14,30 +14,29 @@ def Caller() -> CallerView:
 
 
 def make_tracker():
-    acd, written, pops = RecordingAcd(), [], []
+    acd, written, desk = RecordingAcd(), [], RecordingDesk()
 
     async def record(call):
         written.append(call)
 
-    async def pop(agent_id, payload):
-        pops.append((agent_id, payload))
-
     endpoints = {"1001": "a1001", "1002": "a1002"}
     tracker = CallTracker(acd=acd, agent_for_endpoint=endpoints.get, record_activity=record,
-                          screen_pop=pop, clock=lambda: 100.0)
+                          desk=desk, clock=lambda: 100.0)
     call = tracker.begin(linkedid="L1", uniqueid="L1", channel="PJSIP/carrier-1", raw_ani="05321234567",
                          dnis="100", caller=Caller())
     call.ivr_path = ["language", "main_menu", "billing"]
     tracker.queued(call, "billing")
-    return tracker, call, acd, written, pops
+    return tracker, call, acd, written, desk
 
 
 async def test_answered_call_pops_screen_and_writes_one_activity_with_talk_minus_hold():
-    tracker, call, acd, written, pops = make_tracker()
+    tracker, call, acd, written, desk = make_tracker()
     await tracker.handle(DialStarted("L1", "1001", "PJSIP/1001-1", 105.0))
-    assert pops[0][0] == "a1001"
-    assert pops[0][1]["caller"]["name"] == "Çağrı Öztürk"
-    assert pops[0][1]["ivr_path"] == ["language", "main_menu", "billing"]
+    [(kind, agent, pop)] = desk.messages
+    assert (kind, agent) == ("offer", "a1001")
+    assert pop.caller.name == "Çağrı Öztürk"
+    assert pop.ivr_path == ["language", "main_menu", "billing"]
+    assert (pop.queue, pop.waited_seconds) == ("billing", 5.0)  # queued at 100, rang at 105
     await tracker.handle(DialFinished("L1", "1001", "ANSWER", 108.0))
     await tracker.handle(HoldChanged("L1", "L1", True, 120.0))
     await tracker.handle(HoldChanged("L1", "L1", False, 130.0))
@@ -137,6 +136,11 @@ def test_only_successful_transfers_count():
                           "Timestamp": "5"}) == CallTransferred("L1", 5.0)
 
 
+def KnownCaller():
+    return CallerView(ani=Ani("number", "+905321234567", "+90 532 123 45 67", "TR"), known=True, customer_id=1,
+                      name="Çağrı Öztürk")
+
+
 async def test_a_caller_sent_to_voicemail_from_the_queue_is_logged_as_voicemail_with_the_recording():
     tracker, call, acd, written, _ = make_tracker()
     tracker.left_queue("L1", "voicemail", recording="/var/spool/asterisk/ctigw-voicemail/L1.wav")
@@ -175,3 +179,81 @@ async def test_a_caller_sent_to_the_fallback_queue_is_answered_there_or_abandons
     await tracker.handle(DialFinished("L1", "1002", "ANSWER", 164.0))
     await tracker.handle(ChannelHungUp("L1", "L1", "PJSIP/carrier-1", "16", 200.0))
     assert (written[0].outcome(), written[0].agent_id) == ("answered", "a1002")
+
+
+# -- the agent's desk: offer, answered, withdrawn, ended ------------------------------------
+
+async def test_the_desk_hears_offer_then_answered_then_ended_all_for_the_ringing_agent():
+    tracker, call, acd, written, desk = make_tracker()
+    tracker.offered("L1", "a1001", {"rule": "best_proficiency", "candidates": 3, "proficiency": {"billing": 9}})
+    await tracker.handle(DialStarted("L1", "1001", "PJSIP/1001-1", 105.0))
+    await tracker.handle(DialFinished("L1", "1001", "ANSWER", 108.0))
+    await tracker.handle(ChannelHungUp("L1", "L1", "PJSIP/carrier-1", "16", 148.0))
+    assert desk.told() == [("offer", "a1001"), ("answered", "a1001"), ("ended", "a1001")]
+    offer, answered, ended = (m[2] for m in desk.messages)
+    assert offer.routing.rule == "best_proficiency" and offer.routing.proficiency == {"billing": 9}
+    assert offer.answered_at is None and answered.answered_at == 108.0
+    assert ended.call_id == "L1"
+
+
+async def test_a_caller_hanging_up_while_the_phone_rings_withdraws_the_pop():
+    tracker, call, acd, written, desk = make_tracker()
+    await tracker.handle(DialStarted("L1", "1001", "PJSIP/1001-1", 105.0))
+    await tracker.handle(DialFinished("L1", "1001", "CANCEL", 109.0))  # Asterisk cancels the Dial first
+    await tracker.handle(ChannelHungUp("L1", "L1", "PJSIP/carrier-1", "16", 109.0))
+    assert desk.told() == [("offer", "a1001"), ("withdrawn", "a1001", "caller_hung_up")]
+
+
+async def test_ring_no_answer_withdraws_the_first_pop_and_offers_the_next_agent_with_their_own_reason():
+    tracker, call, acd, written, desk = make_tracker()
+    tracker.offered("L1", "a1001", {"rule": "best_proficiency"})
+    await tracker.handle(DialStarted("L1", "1001", "PJSIP/1001-1", 105.0))
+    await tracker.handle(DialFinished("L1", "1001", "NOANSWER", 120.0))
+    tracker.offered("L1", "a1002", {"rule": "only_candidate"})
+    await tracker.handle(DialStarted("L1", "1002", "PJSIP/1002-2", 121.0))
+    assert desk.told() == [("offer", "a1001"), ("withdrawn", "a1001", "no_answer"), ("offer", "a1002")]
+    assert desk.messages[-1][2].routing.rule == "only_candidate"
+
+
+async def test_when_a_queue_rings_two_agents_the_one_who_did_not_answer_sees_it_taken_elsewhere():
+    tracker, call, acd, written, desk = make_tracker()
+    tracker.left_queue("L1", "fallback")
+    await tracker.handle(DialStarted("L1", "1001", "PJSIP/1001-1", 161.0))
+    await tracker.handle(DialStarted("L1", "1002", "PJSIP/1002-1", 161.0))
+    await tracker.handle(DialFinished("L1", "1002", "ANSWER", 164.0))
+    await tracker.handle(DialFinished("L1", "1001", "CANCEL", 164.0))
+    assert desk.told() == [("offer", "a1001"), ("offer", "a1002"), ("answered", "a1002"),
+                           ("withdrawn", "a1001", "taken_elsewhere")]
+    assert all(m[2].routing is None for m in desk.messages)  # the ACD did not choose them
+
+
+async def test_a_failing_desk_loses_a_pop_never_the_call():
+    tracker, call, acd, written, desk = make_tracker()
+
+    async def broken(agent_id, pop):
+        raise ConnectionError("redis down")
+
+    desk.offer = broken
+    await tracker.handle(DialStarted("L1", "1001", "PJSIP/1001-1", 105.0))
+    await tracker.handle(DialFinished("L1", "1001", "ANSWER", 108.0))
+    assert [c[0] for c in acd.calls] == ["agent_ringing", "agent_answered"]
+    assert desk.told() == [("answered", "a1001")]
+
+
+async def test_an_agent_who_transfers_the_caller_goes_to_after_call_work_at_once_and_only_once():
+    tracker, call, acd, written, desk = make_tracker()
+    await tracker.handle(DialStarted("L1", "1001", "PJSIP/1001-1", 105.0))
+    await tracker.handle(DialFinished("L1", "1001", "ANSWER", 108.0))
+    await tracker.handle(to_call_event({"Event": "BlindTransfer", "Result": "Success", "TransfereeLinkedid": "L1",
+                                        "Timestamp": "130"}))
+    assert desk.told()[-1] == ("ended", "a1001")
+    await tracker.handle(ChannelHungUp("L1", "L1", "PJSIP/carrier-1", "16", 150.0))  # later, elsewhere
+    assert desk.told() == [("offer", "a1001"), ("answered", "a1001"), ("ended", "a1001")]
+
+
+async def test_a_call_moved_on_while_the_phone_rang_is_withdrawn_as_transferred():
+    tracker, call, acd, written, desk = make_tracker()
+    await tracker.handle(DialStarted("L1", "1001", "PJSIP/1001-1", 105.0))
+    await tracker.handle(to_call_event({"Event": "BlindTransfer", "Result": "Success", "TransfereeLinkedid": "L1",
+                                        "Timestamp": "107"}))
+    assert desk.told() == [("offer", "a1001"), ("withdrawn", "a1001", "transferred")]
