@@ -80,6 +80,8 @@ class Customer(Base):
     # Nullable: a lead created from an unknown caller has no account yet. Unique when set.
     account_number: Mapped[str | None] = mapped_column(String(32), unique=True)
     name: Mapped[str] = mapped_column(String(200))
+    # fold_name(name) (gateway/crm/folding.py): what a search by name compares against.
+    name_folded: Mapped[str] = mapped_column(String(200), default="", server_default="", index=True)
     language: Mapped[str | None] = mapped_column(String(8))  # ISO 639-1: tr, en, ...
     segment: Mapped[str | None] = mapped_column(String(32))  # consumer, business, ...
     tier: Mapped[str] = mapped_column(String(16), default="standard", server_default="standard")
