@@ -208,3 +208,36 @@ async def test_a_crm_that_is_away_says_so_and_is_used_again_when_back(outage_crm
         assert names(await directory.search("05321234567")) == ["Çağrı Öztürk"]
     finally:
         await directory.close()
+
+
+async def test_imported_customers_are_found_by_name_and_a_renamed_one_by_the_new_name(directory, demo_url, tmp_path):
+    from gateway.crm.importer import import_customers
+
+    csv_file = tmp_path / "customers.csv"
+    csv_file.write_text("account_number,name,phone\nA-77,IŞIL GÜNDÜZ,05551230000\n", encoding="utf-8")
+    import_customers(demo_url, csv_file, region="TR")
+    [hit] = [h for h in await directory.search("ışıl gündüz") if h.account_number == "A-77"]
+    csv_file.write_text("account_number,name,phone\nA-77,Işıl Çakır,05551230000\n", encoding="utf-8")
+    import_customers(demo_url, csv_file, region="TR")
+    assert hit.id in [h.id for h in await directory.search("isil cakir")]
+    assert hit.id not in [h.id for h in await directory.search("ışıl gündüz")]
+
+
+def test_the_migration_folds_the_names_already_in_the_crm(crm_url, sql):
+    from alembic import command
+    from sqlalchemy import text
+
+    from gateway.crm.migrate import alembic_config, sync_engine, upgrade_database
+
+    engine = sync_engine(crm_url)
+    try:
+        with engine.connect() as conn:
+            command.downgrade(alembic_config(conn), "0001")
+            conn.commit()
+        with engine.begin() as conn:
+            conn.execute(text("INSERT INTO customers (name, created_at, updated_at) "
+                              "VALUES ('İSMAİL IŞIK', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"))
+    finally:
+        engine.dispose()
+    upgrade_database(crm_url)
+    assert sql.rows(crm_url, "SELECT name_folded FROM customers") == [("ismail isik",)]

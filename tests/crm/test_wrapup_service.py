@@ -250,3 +250,26 @@ async def test_with_the_crm_down_the_wrapup_is_spooled_and_written_when_it_is_ba
         await directory.close()
         await log.close()
         await store.close()
+
+
+async def test_a_spooled_timeout_disposition_never_replaces_the_agents_own(outage_crm, tmp_path, sql):
+    from gateway.crm.store import CrmStore
+
+    outage, url = outage_crm
+    store = await CrmStore.open(url, region="TR")
+    log = ActivityLog(store, tmp_path / "spool.sqlite3", retry_initial=0.05)
+    try:
+        outage.stop()
+        await log.record_call(CallActivity(linkedid="1764000000.9", raw_ani=CAGRI_NUMBER, outcome="answered",
+                                           agent_id="1013", queue="complaints"))
+        await log.add_wrapup("1764000000.9", "1013", "resolved", "kaydedildi")
+        await log.add_timeout_disposition("1764000000.9", "1013", "no_disposition")
+        await log.add_timeout_disposition("1764000000.10", "1013", "no_disposition")  # a call nobody disposed
+        assert log.spooled_count() == 4
+        outage.start()
+        await log.flush()
+        rows = sql.rows(url, "SELECT linkedid, disposition FROM activities WHERE agent_id = '1013' ORDER BY linkedid")
+        assert rows == [("1764000000.10", "no_disposition"), ("1764000000.9", "resolved")]
+    finally:
+        await log.close()
+        await store.close()
