@@ -160,7 +160,16 @@ class WrapupService:
         return WrapupResult(linkedid, disposition, activity_id, case, case_error, state.state.value)
 
     async def end_wrapup(self, agent_id: str) -> AgentStatus:
-        """The agent's "done" without saving: refused (AgentStateError) while mandatory."""
+        """The agent's "done": refused (AgentStateError) while mandatory, unless the call's
+        disposition is already saved (e.g. the form was saved before the caller hung up)."""
+        status = await self.acd.get_agent_state(agent_id)
+        if status.state is AgentState.WRAP_UP and self._acw(status.queue).mandatory:
+            try:
+                record = await self.directory.call_record(status.call_id)
+            except (CrmUnavailable, DirectoryError):
+                record = None
+            if record is not None and record.disposition is not None:
+                return await self.acd.disposition_saved(agent_id, status.call_id)
         return await self.acd.end_wrapup(agent_id)
 
     # -- internals ---------------------------------------------------------------------

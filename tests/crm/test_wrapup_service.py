@@ -273,3 +273,16 @@ async def test_a_spooled_timeout_disposition_never_replaces_the_agents_own(outag
     finally:
         await log.close()
         await store.close()
+
+
+async def test_a_disposition_saved_during_the_call_lets_the_agent_end_a_mandatory_wrapup(acd, crm, wrapups):
+    log, _ = crm
+    await acd.login("1013")
+    await acd.enqueue("1764000000.11", "PJSIP/in-1", COMPLAINTS)
+    await acd.agent_answered("1013", "1764000000.11")
+    await log.record_call(CallActivity(linkedid="1764000000.11", raw_ani=CAGRI_NUMBER, agent_id="1013",
+                                       queue="complaints"))
+    result = await wrapups.save("1013", "1764000000.11", "escalated", "görüşme sırasında yazıldı")
+    assert result.agent_state == "on_call"  # saving during the call does not end it
+    await acd.call_ended("1764000000.11")
+    assert (await wrapups.end_wrapup("1013")).state is AgentState.AVAILABLE
