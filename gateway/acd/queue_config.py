@@ -203,13 +203,17 @@ def parse_queue_config(doc, where: str, default_wrapup_seconds: float = 10.0) ->
     problems = [(line_at(doc, ("queues", name)), f"queue {name}: timeout_disposition "
                  f"{policy.acw.timeout_disposition!r} is not one of its dispositions "
                  f"({', '.join(d.code for d in policy.dispositions)})")
-                for name, policy in queues.items()
-                if policy.acw.timeout_disposition is not None and policy.disposition(policy.acw.timeout_disposition) is None]
+                for name, policy in queues.items() if _timeout_disposition_unknown(policy)]
     if problems:
         raise QueueConfigError([f"{where}:{line}: {message}" for line, message in problems])
     return QueueConfig(queues=queues, aging_seconds_per_point=model.priority.aging_seconds_per_point,
                        tier_points=dict(model.priority.tiers), path=where,
                        fit_seconds_per_level=model.priority.fit_seconds_per_level)
+
+
+def _timeout_disposition_unknown(policy: QueuePolicy) -> bool:
+    code = policy.acw.timeout_disposition
+    return code is not None and policy.disposition(code) is None
 
 
 def _policy(name: str, entry: QueueEntry, layers: tuple[QueueSettingsEntry, ...]) -> QueuePolicy:

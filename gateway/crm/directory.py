@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from urllib.parse import quote
 
-from sqlalchemy import and_, case, create_engine, func, insert, literal, or_, select, tuple_, update
+from sqlalchemy import and_, case, create_engine, insert, literal, or_, select, tuple_, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.pool import NullPool

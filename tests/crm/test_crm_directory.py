@@ -8,7 +8,7 @@ from gateway.crm.directory import (
     DirectoryError,
     NumberTaken,
 )
-from gateway.crm.demo_data import CAGRI_ACCOUNT, CAGRI_NUMBER, EMILY_NUMBER
+from gateway.crm.demo_data import CAGRI_ACCOUNT, CAGRI_NUMBER
 from gateway.crm.activities import ActivityLog, CallActivity
 from gateway.crm.folding import fold_name
 
