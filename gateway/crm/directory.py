@@ -94,10 +94,20 @@ class PhoneEntry:
 
 
 @dataclass(slots=True)
+class HistoryEntry(ActivitySummary):
+    """An activity in the customer view: as the pop lists it, with the agent's wrap-up notes."""
+
+    notes: str | None = None
+
+    def to_dict(self) -> dict:
+        return {**ActivitySummary.to_dict(self), "notes": self.notes}
+
+
+@dataclass(slots=True)
 class ActivityPage:
     """Newest first. `next_before` is the id to ask for the next (older) page with; None at the end."""
 
-    items: list[ActivitySummary]
+    items: list[HistoryEntry]
     next_before: int | None
 
     def to_dict(self) -> dict:
@@ -418,7 +428,7 @@ def _customer_view(conn: Connection, customer_id: int, activity_limit: int, orde
 
 def _activity_page(conn: Connection, customer_id: int, before: int | None, limit: int) -> ActivityPage:
     query = select(a.c.id, a.c.kind, a.c.occurred_at, a.c.direction, a.c.channel, a.c.summary, a.c.agent_id,
-                   a.c.outcome, a.c.disposition, a.c.case_id).where(a.c.customer_id == customer_id)
+                   a.c.outcome, a.c.disposition, a.c.case_id, a.c.notes).where(a.c.customer_id == customer_id)
     if before is not None:
         # Keyset paging on the (customer, occurred_at, id) index: stable while new calls arrive.
         mark = conn.execute(select(a.c.occurred_at, a.c.id)
@@ -428,8 +438,8 @@ def _activity_page(conn: Connection, customer_id: int, before: int | None, limit
         query = query.where(tuple_(a.c.occurred_at, a.c.id) < tuple_(literal(mark.occurred_at, a.c.occurred_at.type),
                                                                        literal(mark.id)))
     rows = conn.execute(query.order_by(a.c.occurred_at.desc(), a.c.id.desc()).limit(limit + 1)).all()
-    items = [ActivitySummary(r.id, r.kind, _utc(r.occurred_at), r.direction, r.channel, r.summary, r.agent_id,
-                             r.outcome, r.disposition, r.case_id) for r in rows[:limit]]
+    items = [HistoryEntry(r.id, r.kind, _utc(r.occurred_at), r.direction, r.channel, r.summary, r.agent_id,
+                          r.outcome, r.disposition, r.case_id, r.notes) for r in rows[:limit]]
     return ActivityPage(items, items[-1].id if len(rows) > limit else None)
 
 

@@ -110,6 +110,9 @@ async def test_the_wrapup_lands_in_the_calls_one_activity_with_the_case_update(
     assert activity(sql, demo_url, linkedid) == (1, "1001", "answered", "resolved",
                                                  "İade yapıldı, müşteri bilgilendirildi", dispute.id)
     assert await directory.open_cases(1) == []
+    latest = (await directory.customer_view(1)).activities.to_dict()["items"][0]  # the customer's history
+    assert (latest["disposition"], latest["notes"], latest["case_id"]) == (
+        "resolved", "İade yapıldı, müşteri bilgilendirildi", dispute.id)
 
 
 async def test_opening_a_new_case_from_the_wrapup(acd, crm, wrapups, sql, demo_url):
