@@ -25,8 +25,10 @@ from gateway.calls.services import IvrServices
 from gateway.calls.tracker import CallTracker
 from gateway.config import ConfigError, Settings
 from gateway.crm.activities import ActivityLog, CallActivity
+from gateway.crm.directory import CustomerDirectory
 from gateway.crm.store import CrmStore
 from gateway.desk.service import DeskService
+from gateway.desk.wrapup import WrapupService
 from gateway.ivr.registry import FlowRegistry
 from gateway.redis_local import LocalRedis
 from gateway.web.server import start_gateway_web
@@ -72,6 +74,9 @@ class Gateway:
                              reconnect_max=s.ami.reconnect_max)
         self.connector = ami_bridge.AmiConnector(self.ami, s.acd.ring_timeout, voicemail_dir=s.acd.voicemail_dir)
         self.acd = Acd.from_settings(s, self.redis, connector=self.connector)
+        self.directory = await CustomerDirectory.open(s.crm_url, region=s.gateway.default_region)
+        self.wrapups = WrapupService(self.acd, self.activities, self.directory)
+        self.wrapups.attach()  # a mandatory wrap-up that runs out records its timeout disposition
         await self.acd.start()
         self.tracker = CallTracker(
             acd=self.acd,
@@ -111,7 +116,7 @@ class Gateway:
 
     async def stop(self) -> None:
         for step in (self._stop_api, self.agi.stop, self.hold_liveness.stop, self.ami.stop, self.acd.stop, self.activities.close,
-                     self.crm.close, self.redis.aclose):
+                     self.directory.close, self.crm.close, self.redis.aclose):
             try:
                 await step()
             except Exception:

@@ -5,7 +5,13 @@ overflow, last-agent affinity, and how customer tier and waiting time weigh on p
       aging_seconds_per_point: 30        # waiting this long is worth one priority point
       fit_seconds_per_level: 6           # a freed agent prefers calls they are good at
       tiers: {platinum: 4, gold: 2, silver: 1}
-    defaults: {wrapup_seconds: 10, min_proficiency: 5, affinity_wait_seconds: 20}
+    defaults:
+      wrapup_seconds: 10
+      min_proficiency: 5
+      affinity_wait_seconds: 20
+      acw: {mode: optional}             # or {mode: mandatory, seconds: 60, timeout_disposition: no_disposition}
+      dispositions:                     # the wrap-up outcomes agents pick from, in both languages
+        - {code: resolved, tr: Çözüldü, en: Resolved}
     queues:
       billing:
         team: billing
@@ -25,8 +31,8 @@ from pydantic import ValidationError
 
 from gateway.acd.errors import QueueConfigError
 from gateway.acd.roster import Roster
-from gateway.acd.schema import (MAX_PROFICIENCY, MIN_PROFICIENCY, OUTCOMES, QueueEntry, QueuesFile,
-                                QueueSettingsEntry, RelaxStepEntry)
+from gateway.acd.schema import (MAX_PROFICIENCY, MIN_PROFICIENCY, OUTCOMES, AcwEntry, DispositionEntry, QueueEntry,
+                                QueuesFile, QueueSettingsEntry, RelaxStepEntry)
 from gateway.yamlfile import YamlFileError, field_value, issues, line_at, load_yaml, mapping_line_at
 DEFAULT_ANNOUNCE_EVERY = 60.0
 DEFAULT_HANDLE_SECONDS = 240.0
@@ -45,6 +51,38 @@ class RelaxStep:
     @property
     def is_terminal(self) -> bool:
         return self.overflow is not None or self.outcome is not None
+
+
+@dataclass(frozen=True)
+class Disposition:
+    code: str
+    tr: str
+    en: str
+
+    def label(self, language: str) -> str:
+        return self.tr if language == "tr" else self.en
+
+
+@dataclass(frozen=True)
+class AfterCallWork:
+    """optional: the agent ends wrap-up when they like; mandatory: only by saving a
+    disposition, and when `seconds` run out `timeout_disposition` is recorded for them."""
+
+    mode: str = "optional"
+    seconds: float = 10.0
+    timeout_disposition: str | None = None
+
+    @property
+    def mandatory(self) -> bool:
+        return self.mode == "mandatory"
+
+
+# When neither the queue nor `defaults` lists dispositions.
+BUILTIN_DISPOSITIONS = (
+    Disposition("resolved", "Çözüldü", "Resolved"),
+    Disposition("follow_up", "Takip gerekiyor", "Follow-up needed"),
+    Disposition("no_disposition", "Sonuç girilmedi", "No disposition entered"),
+)
 
 
 @dataclass(frozen=True)
@@ -67,11 +105,18 @@ class QueuePolicy:
     announce_every_seconds: float = DEFAULT_ANNOUNCE_EVERY
     expected_handle_seconds: float = DEFAULT_HANDLE_SECONDS
     relax: tuple[RelaxStep, ...] = ()
+    acw: AfterCallWork | None = None  # None: optional, for wrapup_seconds
+    dispositions: tuple[Disposition, ...] = BUILTIN_DISPOSITIONS
     stages: tuple[Stage, ...] = field(default=(), compare=False)
 
     def __post_init__(self):
         if not self.stages:
             object.__setattr__(self, "stages", fold_stages(self.min_proficiency, self.relax))
+        if self.acw is None:
+            object.__setattr__(self, "acw", AfterCallWork(seconds=self.wrapup_seconds))
+
+    def disposition(self, code: str) -> Disposition | None:
+        return next((d for d in self.dispositions if d.code == code), None)
 
     @property
     def terminal_step(self) -> RelaxStep | None:
@@ -151,11 +196,24 @@ def parse_queue_config(doc, where: str, default_wrapup_seconds: float = 10.0) ->
         raise QueueConfigError([f"{where}:{line}: {message}" for line, message in problems])
     builtin = QueueSettingsEntry(min_proficiency=5, wrapup_seconds=default_wrapup_seconds, affinity_wait_seconds=20.0,
                                  announce_every_seconds=DEFAULT_ANNOUNCE_EVERY,
-                                 expected_handle_seconds=DEFAULT_HANDLE_SECONDS)
+                                 expected_handle_seconds=DEFAULT_HANDLE_SECONDS, acw=AcwEntry(),
+                                 dispositions=[DispositionEntry(code=d.code, tr=d.tr, en=d.en)
+                                               for d in BUILTIN_DISPOSITIONS])
     queues = {name: _policy(name, entry, (entry, model.defaults, builtin)) for name, entry in model.queues.items()}
+    problems = [(line_at(doc, ("queues", name)), f"queue {name}: timeout_disposition "
+                 f"{policy.acw.timeout_disposition!r} is not one of its dispositions "
+                 f"({', '.join(d.code for d in policy.dispositions)})")
+                for name, policy in queues.items() if _timeout_disposition_unknown(policy)]
+    if problems:
+        raise QueueConfigError([f"{where}:{line}: {message}" for line, message in problems])
     return QueueConfig(queues=queues, aging_seconds_per_point=model.priority.aging_seconds_per_point,
                        tier_points=dict(model.priority.tiers), path=where,
                        fit_seconds_per_level=model.priority.fit_seconds_per_level)
+
+
+def _timeout_disposition_unknown(policy: QueuePolicy) -> bool:
+    code = policy.acw.timeout_disposition
+    return code is not None and policy.disposition(code) is None
 
 
 def _policy(name: str, entry: QueueEntry, layers: tuple[QueueSettingsEntry, ...]) -> QueuePolicy:
@@ -163,8 +221,15 @@ def _policy(name: str, entry: QueueEntry, layers: tuple[QueueSettingsEntry, ...]
         return next(getattr(layer, key) for layer in layers if getattr(layer, key) is not None)
 
     relax = tuple(RelaxStep(s.after, s.min_proficiency, s.any_team_agent, s.overflow, s.outcome) for s in entry.relax)
-    return QueuePolicy(name=name, skills=tuple(entry.skills), team=entry.team, relax=relax,
-                       **{key: setting(key) for key in QueueSettingsEntry.model_fields})
+    values = {key: setting(key) for key in QueueSettingsEntry.model_fields}
+    acw_entry = values.pop("acw")
+    # The ACW countdown is the wrap-up timer: acw.seconds, when given, is the queue's wrap-up time.
+    if acw_entry.seconds is not None:
+        values["wrapup_seconds"] = acw_entry.seconds
+    acw = AfterCallWork(acw_entry.mode, values["wrapup_seconds"], acw_entry.timeout_disposition)
+    dispositions = tuple(Disposition(d.code, d.tr, d.en) for d in values.pop("dispositions"))
+    return QueuePolicy(name=name, skills=tuple(entry.skills), team=entry.team, relax=relax, acw=acw,
+                       dispositions=dispositions, **values)
 
 
 def _line(doc, issue) -> int:
@@ -198,6 +263,8 @@ def _explain(issue) -> str:
             return f"priority: tier {loc[2]!r}: points must be a number, got {issue.input!r}"
         return "priority: tiers must map a customer tier to priority points"
     if section == "defaults":
+        if loc[1] in ("acw", "dispositions"):
+            return _wrapup_problem("defaults", loc[1:], issue)
         return _setting_problem("defaults", loc[1], issue, QueueSettingsEntry)
     name = loc[1]
     who = f"queue {name}"
@@ -212,7 +279,23 @@ def _explain(issue) -> str:
         return f"{who}: 'relax' must be a list of steps"
     if key == "skills":
         return f"{who}: 'skills' must be a non-empty list of skill names"
+    if key in ("acw", "dispositions"):
+        return _wrapup_problem(who, loc[2:], issue)
     return _setting_problem(who, key, issue, QueueEntry)
+
+
+def _wrapup_problem(who: str, loc: tuple, issue) -> str:
+    # loc: ("acw", "mode") or ("dispositions", 2, "code"): named as acw.mode, dispositions[3].code
+    where = loc[0] + "".join(f"[{part + 1}]" if isinstance(part, int) else f".{part}" for part in loc[1:])
+    if issue.type == "extra_forbidden":
+        return f"{who}: {where}: unknown key"
+    if issue.type == "missing":
+        return f"{who}: {where} is required"
+    if where.endswith(".mode"):
+        return f"{who}: {where} must be optional or mandatory, got {issue.input!r}"
+    if where.endswith(".code"):
+        return f"{who}: {where} must be a name (letters, digits, _ and -), got {issue.input!r}"
+    return f"{who}: {where}: {issue.message}"
 
 
 def _setting_problem(who: str, key, issue, model) -> str:

@@ -18,6 +18,8 @@ from gateway.yamlfile import Findings
 MIN_PROFICIENCY = 1
 MAX_PROFICIENCY = 10
 OUTCOMES = ("voicemail", "callback")
+ACW_MODES = ("optional", "mandatory")
+MAX_LABEL_LENGTH = 80
 
 # ISO 639-1: the codes a caller's language (from the IVR) and an agent's languages use.
 ISO_639_1 = frozenset("""
@@ -121,11 +123,62 @@ class RelaxStepEntry(_Entry):
         return self
 
 
+def _printable_label(text: str) -> str:
+    text = text.strip()
+    if not text or not text.isprintable():
+        raise ValueError("a label is one line of printable text")
+    return text
+
+
+Label = Annotated[str, Strict(), Field(max_length=MAX_LABEL_LENGTH), AfterValidator(_printable_label)]
+
+
+class DispositionEntry(_Entry):
+    """One wrap-up outcome an agent can pick, labelled in both interface languages."""
+
+    code: Name = Field(max_length=64, description="what the CRM activity stores, e.g. resolved")
+    tr: Label = Field(description="the label in Turkish")
+    en: Label = Field(description="the label in English")
+
+
+class AcwEntry(_Entry):
+    """After-call work: the wrap-up time an agent gets once the caller has gone."""
+
+    mode: Literal[ACW_MODES] = Field(default="optional", description=(
+        "optional: the agent may end wrap-up at any time; mandatory: only by saving a disposition, "
+        "and when the time runs out timeout_disposition is recorded"))
+    seconds: Annotated[Number, Field(ge=0)] | None = Field(
+        default=None, description="the wrap-up countdown; the queue's wrapup_seconds when left out")
+    timeout_disposition: Name | None = Field(default=None, description="recorded when the time runs out")
+
+    @model_validator(mode="after")
+    def _mandatory_needs_a_limit_and_an_outcome(self):
+        findings = []
+        if self.mode == "mandatory" and self.timeout_disposition is None:
+            findings.append(("timeout_disposition", "mandatory after-call work needs a timeout_disposition"))
+        if self.mode == "mandatory" and (self.seconds is None or self.seconds <= 0):
+            findings.append(("seconds", "mandatory after-call work needs its time limit: seconds > 0"))
+        if findings:
+            raise Findings(findings)
+        return self
+
+
+def _distinct_codes(entries: list[DispositionEntry]) -> list[DispositionEntry]:
+    codes = [e.code for e in entries]
+    doubled = sorted({c for c in codes if codes.count(c) > 1})
+    if doubled:
+        raise ValueError(f"disposition code(s) listed twice: {', '.join(doubled)}")
+    return entries
+
+
 class QueueSettingsEntry(_Entry):
     """What `defaults` may give every queue, and each queue may set for itself."""
 
     min_proficiency: Proficiency | None = None
     wrapup_seconds: Annotated[Number, Field(ge=0)] | None = None
+    acw: AcwEntry | None = None
+    dispositions: Annotated[list[DispositionEntry], Field(min_length=1), AfterValidator(_distinct_codes)] | None = \
+        Field(default=None, description="the wrap-up outcomes agents of the queue choose from")
     affinity_wait_seconds: Annotated[Number, Field(ge=0)] | None = None
     announce_every_seconds: Annotated[Number, Field(ge=0)] | None = None
     expected_handle_seconds: Annotated[Number, Field(ge=1)] | None = None
@@ -154,7 +207,7 @@ class PriorityEntry(_Entry):
 
 
 class QueuesFile(_Entry):
-    """agents/queues.yaml: queue policy (wrap-up, proficiency, relax steps, overflow, priority)."""
+    """agents/queues.yaml: queue policy (wrap-up and dispositions, proficiency, relax steps, overflow, priority)."""
 
     model_config = ConfigDict(title="ctigw queue policy")
     priority: PriorityEntry = Field(default_factory=PriorityEntry)

@@ -20,7 +20,7 @@ import random as _random
 import time
 from typing import Callable
 
-from gateway.acd import call_events, matching, states
+from gateway.acd import acw, call_events, matching, states
 from gateway.acd import events as messages
 from gateway.acd.dispatch import Dispatcher
 from gateway.acd.errors import AcdError, QueueConfigError, UnknownAgent, UnknownQueue
@@ -29,7 +29,7 @@ from gateway.acd.feed import EventFeed
 from gateway.acd.index import DispatchIndex
 from gateway.acd.model import (CallState, Connector, CustomerFacts, QueuedCall, QueueOutcome, QueueSnapshot,
                                WaitingCallView)
-from gateway.acd.queue_config import QueueConfig, load_queue_config, queue_config_path_for
+from gateway.acd.queue_config import AfterCallWork, QueueConfig, load_queue_config, queue_config_path_for
 from gateway.acd.retry import ConnectRetry
 from gateway.acd.roster import Agent, Roster, load_roster
 from gateway.acd.states import AgentState, AgentStatus
@@ -74,6 +74,7 @@ class Acd:
         self._tasks: set[asyncio.Task] = set()
         self._tick_lock = asyncio.Lock()
         self._connected_version: dict[str, int] = {}  # call id -> version we connected (once each)
+        self._wrapup_timeout_listeners: list[Callable[[acw.WrapupTimedOut], Any]] = []
 
     @classmethod
     def from_settings(cls, settings, redis, connector: Connector | None = None, **overrides) -> "Acd":
@@ -232,6 +233,11 @@ class Acd:
         policy = self.queues.policy(queue)
         return policy.wrapup_seconds if policy is not None else self.default_wrapup_seconds
 
+    def after_call_work(self, queue: str) -> AfterCallWork:
+        """The queue's after-call work (optional with the default time for a queue no longer configured)."""
+        policy = self.queues.policy(queue)
+        return policy.acw if policy is not None else AfterCallWork(seconds=self.default_wrapup_seconds)
+
     # -- agent controls -----------------------------------------------------------------
     async def login(self, agent_id: str, *, ready: bool = True) -> AgentStatus:
         """Log in, available at once (or not ready with reason "login" when ready=False)."""
@@ -251,7 +257,18 @@ class Acd:
         return await self._change_agent(agent_id, lambda s, now: states.not_ready(s, now, reason))
 
     async def end_wrapup(self, agent_id: str) -> AgentStatus:
-        return await self._change_agent(agent_id, states.end_wrapup)
+        """The agent ends their wrap-up. Raises AgentStateError while it is mandatory (it then
+        ends only with a saved disposition, `disposition_saved`, or by its timer)."""
+        return await self._change_agent(agent_id, acw.agent_ends_wrapup(self.after_call_work))
+
+    async def disposition_saved(self, agent_id: str, call_id: str) -> AgentStatus:
+        """The agent saved the wrap-up of `call_id`: their wrap-up of it ends now, in either mode."""
+        return await self._change_agent(agent_id, acw.disposition_saved(call_id))
+
+    def on_wrapup_timeout(self, listener: Callable[[acw.WrapupTimedOut], Any]) -> None:
+        """Call `listener` (a coroutine function) when a mandatory wrap-up runs out of time on
+        this instance; it records the queue's timeout disposition for the call."""
+        self._wrapup_timeout_listeners.append(listener)
 
     async def _change_agent(self, agent_id: str, transition, now: float | None = None) -> AgentStatus:
         _, new = await self.writer.change_agent(agent_id, transition, now)
@@ -310,8 +327,24 @@ class Acd:
 
     async def _end_wrapups(self, now: float) -> None:
         for status in list(self.index.agents_in(AgentState.WRAP_UP)):
-            if status.wrapup_until <= now:
-                await self._change_agent(status.agent_id, states.expire_wrapup, now)
+            if status.wrapup_until > now:
+                continue
+            old, new = await self.writer.change_agent(status.agent_id, states.expire_wrapup, now)
+            if new is not old and old.state is AgentState.WRAP_UP:  # this instance's timer ended it
+                timeout = acw.timed_out(old, self.after_call_work(old.queue))
+                if timeout is not None:
+                    await self._wrapup_timed_out(timeout)
+            if new.state is AgentState.AVAILABLE:
+                await self._dispatch_agent(status.agent_id)
+
+    async def _wrapup_timed_out(self, timeout: acw.WrapupTimedOut) -> None:
+        log.info("agent %s: mandatory wrap-up of call %s ran out; recording %s", timeout.agent_id,
+                 timeout.call_id, timeout.disposition)
+        for listener in list(self._wrapup_timeout_listeners):
+            try:
+                await listener(timeout)
+            except Exception:
+                log.exception("recording the timeout disposition of call %s failed", timeout.call_id)
 
     async def _take_back_stale_offers(self, now: float) -> None:
         # The call layer reports ringing and ring-no-answer; if those reports were lost (an AMI

@@ -72,7 +72,8 @@ def check_command(args) -> int:
         steps = " -> ".join(f"{s.after:g}s: min {s.min_proficiency}{' or team' if s.any_team_agent else ''}"
                             for s in policy.stages)
         print(f"{queues_path}: queue {policy.name}: skills {', '.join(policy.skills)}; {steps}{ending}; "
-              f"wrap-up {policy.wrapup_seconds:g}s")
+              f"wrap-up {policy.wrapup_seconds:g}s{_mandatory(policy.acw)}; "
+              f"dispositions {', '.join(d.code for d in policy.dispositions)}")
     print("roster and queues OK")
     return 0
 
@@ -150,3 +151,7 @@ def agent_command(args) -> int:
         return 0
 
     return asyncio.run(act())
+
+
+def _mandatory(acw) -> str:
+    return f" mandatory (on timeout: {acw.timeout_disposition})" if acw.mandatory else ""

@@ -4,6 +4,7 @@
     log.start()                                  # replays what an earlier run spooled
     await log.record_call(CallActivity(linkedid=..., outcome="answered", ...))
     await log.add_wrapup(linkedid, agent_id, "resolved", "explained the invoice")
+    await log.add_timeout_disposition(linkedid, agent_id, "no_disposition")   # only if none was saved
     await log.close()
 
 Writes are keyed by Asterisk's linkedid (unique in the table, written with an upsert), so
@@ -122,6 +123,12 @@ class ActivityLog:
         }
         return await self._write("wrapup", params)
 
+    async def add_timeout_disposition(self, linkedid: str, agent_id: str | None, disposition: str) -> int | None:
+        """A mandatory wrap-up ran out: record `disposition` unless the agent saved one (or spool it)."""
+        params = {"linkedid": _linkedid(linkedid), "agent_id": _short(agent_id), "disposition": _short(disposition),
+                  "now": utcnow()}
+        return await self._write("wrapup_timeout", params)
+
     def spooled_count(self) -> int:
         """Activities waiting in the spool for the database."""
         return self._pending
@@ -174,7 +181,8 @@ class ActivityLog:
         return None
 
     async def _apply(self, kind: str, params: dict) -> int:
-        write = self.store.write_call_activity if kind == "call" else self.store.write_wrapup
+        write = {"call": self.store.write_call_activity, "wrapup": self.store.write_wrapup,
+                 "wrapup_timeout": self.store.write_wrapup_timeout}[kind]
         return await asyncio.wait_for(write(params), self.write_timeout)
 
     async def _set_aside(self, kind: str, params: dict, exc: BaseException) -> None:

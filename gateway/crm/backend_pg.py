@@ -151,6 +151,9 @@ class PostgresBackend:
     async def write_wrapup(self, params: dict) -> int:
         return await self._call("fetchval", q.UPSERT_WRAPUP, params)
 
+    async def write_wrapup_timeout(self, params: dict) -> int:
+        return await self._call("fetchval", q.UPSERT_WRAPUP_TIMEOUT, params)
+
     async def ping(self) -> None:
         await self._call("fetchval", "SELECT 1 FROM customers LIMIT 1", {})
 

@@ -145,6 +145,9 @@ class SqliteBackend:
     async def write_wrapup(self, params: dict) -> int:
         return await self._run(_write, q.UPSERT_WRAPUP, _sqlite_params(params))
 
+    async def write_wrapup_timeout(self, params: dict) -> int:
+        return await self._run(_write, q.UPSERT_WRAPUP_TIMEOUT, _sqlite_params(params))
+
     async def ping(self) -> None:
         await self._run(_fetchone, "SELECT 1 FROM customers LIMIT 1", {})
 

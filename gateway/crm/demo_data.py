@@ -25,11 +25,12 @@ from typing import Callable, Iterator
 from sqlalchemy import func, select
 
 from gateway.crm import models as m
+from gateway.crm.folding import fold_name
 from gateway.crm.migrate import sync_engine
 from gateway.crm.urls import parse_crm_url
 
 CUSTOMER_COLUMNS = ("id", "account_number", "name", "language", "segment", "tier", "lifetime_value", "notes",
-                    "is_lead", "created_at", "updated_at")
+                    "is_lead", "created_at", "updated_at", "name_folded")
 PHONE_COLUMNS = ("id", "customer_id", "e164", "label", "is_primary", "created_at")
 CASE_COLUMNS = ("id", "customer_id", "subject", "status", "priority", "owner", "opened_at", "closed_at")
 ACTIVITY_COLUMNS = ("id", "customer_id", "kind", "occurred_at", "direction", "channel", "summary", "agent_id",
@@ -166,9 +167,9 @@ class DemoGenerator:
         day = 86_400
         rows["customers"] += [
             (1, CAGRI_ACCOUNT, "Çağrı Öztürk", "tr", "consumer", "gold", 48_750.0,
-             "SMS ile iletişim tercih ediyor.", False, self.ts(900 * day), now),
+             "SMS ile iletişim tercih ediyor.", False, self.ts(900 * day), now, fold_name("Çağrı Öztürk")),
             (2, EMILY_ACCOUNT, "Emily Clarke", "en", "consumer", "silver", 12_480.5,
-             "Prefers email follow-ups.", False, self.ts(400 * day), now),
+             "Prefers email follow-ups.", False, self.ts(400 * day), now, fold_name("Emily Clarke")),
         ]
         rows["phone_numbers"] += [
             (self._next("phone"), 1, CAGRI_NUMBER, "mobile", True, self.ts(900 * day)),
@@ -230,7 +231,7 @@ class DemoGenerator:
             segment = "business" if r() < 0.15 else "consumer"
             since = self.ts(day * (30 + int(r() * 2500)) if r() < 0.5 else day * (30 + int(r() * 700)))
             rows["customers"].append((customer_id, account_number(index), name, lang, segment, tier, value,
-                                      None, False, since, self._now_text))
+                                      None, False, since, self._now_text, fold_name(name)))
             primary = uk_mobile(index) if english else tr_mobile(index)
             rows["phone_numbers"].append((self._next("phone"), customer_id, primary, "mobile", True, since))
             if r() < 0.2:

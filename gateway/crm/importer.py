@@ -28,6 +28,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from gateway.crm import models as m
+from gateway.crm.folding import fold_name
 from gateway.crm.migrate import sync_engine
 from gateway.crm.numbers import classify_ani, safe_display
 from gateway.tiers import DEFAULT_TIER, LEAD_TIER, TIERS
@@ -323,8 +324,9 @@ def _upsert(conn: Connection, rows: list[CustomerRow]) -> _Outcome:
             continue
         changes = _changes(existing[target], row)
         if changes:
-            updates.append({"b_id": target, **{col: changes.get(col, getattr(existing[target], col))
-                                               for col in _UPDATABLE}, "is_lead": False, "updated_at": now})
+            values = {col: changes.get(col, getattr(existing[target], col)) for col in _UPDATABLE}
+            updates.append({"b_id": target, **values, "name_folded": fold_name(values["name"]), "is_lead": False,
+                            "updated_at": now})
             outcome.updated += 1
         else:
             outcome.unchanged += 1
@@ -367,8 +369,8 @@ def _changes(current, row: CustomerRow) -> dict:
 
 def _new_customer(row: CustomerRow, now) -> dict:
     return {
-        "account_number": row.account_number, "name": row.name, "language": row.language,
-        "tier": row.tier or DEFAULT_TIER, "segment": row.segment,
+        "account_number": row.account_number, "name": row.name, "name_folded": fold_name(row.name),
+        "language": row.language, "tier": row.tier or DEFAULT_TIER, "segment": row.segment,
         "lifetime_value": row.lifetime_value if row.lifetime_value is not None else Decimal("0.00"),
         "notes": row.notes, "is_lead": False, "created_at": now, "updated_at": now,
     }

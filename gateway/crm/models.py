@@ -48,6 +48,9 @@ Id = BigInteger().with_variant(Integer(), "sqlite")
 Json = JSON().with_variant(JSONB(), "postgresql")
 Utc = DateTime(timezone=True)
 
+# What an agent may set on a case (gateway/crm/directory.py checks them).
+CASE_STATUSES = ("open", "pending", "resolved", "closed")
+CASE_PRIORITIES = ("low", "normal", "high", "urgent")
 
 
 def utcnow() -> datetime:
@@ -78,6 +81,8 @@ class Customer(Base):
     # Nullable: a lead created from an unknown caller has no account yet. Unique when set.
     account_number: Mapped[str | None] = mapped_column(String(32), unique=True)
     name: Mapped[str] = mapped_column(String(200))
+    # fold_name(name) (gateway/crm/folding.py): what a search by name compares against.
+    name_folded: Mapped[str] = mapped_column(String(200), default="", server_default="", index=True)
     language: Mapped[str | None] = mapped_column(String(8))  # ISO 639-1: tr, en, ...
     segment: Mapped[str | None] = mapped_column(String(32))  # consumer, business, ...
     tier: Mapped[str] = mapped_column(String(16), default=DEFAULT_TIER, server_default=DEFAULT_TIER)

@@ -143,6 +143,18 @@ ON CONFLICT (linkedid) DO UPDATE SET
     updated_at = excluded.updated_at
 RETURNING id"""
 
+# A mandatory wrap-up that ran out: its timeout disposition is recorded only where the agent
+# saved none, so a save that raced the timer always wins.
+UPSERT_WRAPUP_TIMEOUT = """
+INSERT INTO activities (
+    linkedid, kind, occurred_at, direction, channel, agent_id, disposition, created_at, updated_at)
+VALUES (:linkedid, 'call', :now, 'inbound', 'phone', :agent_id, :disposition, :now, :now)
+ON CONFLICT (linkedid) DO UPDATE SET
+    agent_id = COALESCE(activities.agent_id, excluded.agent_id),
+    disposition = COALESCE(activities.disposition, excluded.disposition),
+    updated_at = excluded.updated_at
+RETURNING id"""
+
 _NAMED_PARAM = re.compile(r"(?<![:\w]):([a-z_][a-z0-9_]*)")
 
 

@@ -32,7 +32,7 @@ CREATE TABLE IF NOT EXISTS spooled (
 @dataclass(frozen=True)
 class SpoolEntry:
     seq: int
-    kind: str  # "call" or "wrapup"
+    kind: str  # "call", "wrapup" or "wrapup_timeout"
     params: dict
     attempts: int
 

@@ -154,6 +154,9 @@ class CrmStore:
     async def write_wrapup(self, params: dict) -> int:
         return await self.backend.write_wrapup(params)
 
+    async def write_wrapup_timeout(self, params: dict) -> int:
+        return await self.backend.write_wrapup_timeout(params)
+
     # -- internals -------------------------------------------------------------------------
     def _window_start(self) -> datetime:
         return self.clock() - timedelta(days=REPEAT_WINDOW_DAYS)
