@@ -2,7 +2,9 @@
 
 It tells the ACD about ringing, answers, ring-no-answer, abandons and ends; it pops the
 caller's view on the agent's desk when their phone starts ringing; and it writes exactly one
-CRM activity per call when the caller's channel hangs up. It knows nothing of AMI frames
+CRM activity per call when the caller's channel hangs up. It follows the agent's own calls
+too: click-to-dial (outbound, the agent's leg first) and blind transfers (the first agent's
+leg ends, the caller's call goes on). It knows nothing of AMI frames
 (see ami_bridge.py) nor of SQL (it hands a CallActivity to the activity log).
 """
 from __future__ import annotations
@@ -11,7 +13,8 @@ import logging
 import time
 from typing import Any, Awaitable, Callable, Protocol
 
-from gateway.calls.events import CallTransferred, ChannelHungUp, DialFinished, DialStarted, HoldChanged
+from gateway.calls.events import (CallTransferred, ChannelHungUp, DialFinished, DialStarted, HoldChanged,
+                                  OriginateFailed)
 from gateway.calls.model import Call, CallPhase
 
 log = logging.getLogger(__name__)
@@ -23,6 +26,7 @@ class AcdPort(Protocol):
     async def ring_no_answer(self, agent_id: str, call_id: str) -> None: ...
     async def call_ended(self, call_id: str) -> None: ...
     async def caller_abandoned(self, call_id: str) -> None: ...
+    async def agent_leg_ended(self, agent_id: str, call_id: str, *, wrapup: bool = True) -> Any: ...
 
 
 class CallTracker:
@@ -64,6 +68,33 @@ class CallTracker:
         self.calls[call.linkedid] = call
         log.info("call %s from %s adopted in phase %s", call.linkedid, _who(call), call.phase.value)
 
+    async def begin_outbound(self, *, linkedid: str, agent_id: str, number: str, caller=None) -> Call:
+        """The agent's click-to-dial: Asterisk rings the agent's phone first (their leg carries
+        the call's linkedid), then the customer's. The agent's desk pops the customer now."""
+        now = self.clock()
+        call = Call(linkedid=linkedid, caller_uniqueid=linkedid, caller_channel="", raw_ani=number, dnis="",
+                    started_at=now, caller=caller, phase=CallPhase.RINGING, ivr_running=False,
+                    direction="outbound", agent_id=agent_id, ringing_at=now)
+        self.calls[linkedid] = call
+        log.info("call %s: agent %s dials %s (%s)", linkedid, agent_id, number, _caller_label(caller))
+        if self.screen_pop is not None:
+            await self._safely(self.screen_pop(agent_id, screen_pop_payload(call)), "screen pop")
+        return call
+
+    def transferred_out(self, call: Call, *, from_agent: str, note: str, to_queue: str | None,
+                        to_agent: str | None = None) -> None:
+        """The agent passed the caller on (a blind transfer): the caller waits again, and their
+        one activity will name every agent. The first agent's leg ending is not the call's end."""
+        call.transfers.append({"from_agent": from_agent, "to_queue": to_queue, "to_agent": to_agent,
+                               "note": note, "at": self.clock()})
+        call.transferred = True
+        call.phase = CallPhase.QUEUED
+        call.queue = to_queue or call.queue
+        call.agent_id = None
+        call.agent_channel = None
+        log.info("call %s transferred by agent %s to %s", call.linkedid, from_agent,
+                 f"agent {to_agent}" if to_agent else f"queue {to_queue}")
+
     # -- from the ACD's connector: a caller leaving the queue other than to an agent --------
     def callback_number(self, linkedid: str) -> str | None:
         """The number to call the caller back on: their own, when the CRM could read it."""
@@ -96,6 +127,9 @@ class CallTracker:
         call = self.calls.get(event.linkedid)
         if call is None:
             return  # not a call the gateway routes (e.g. an agent's own test call)
+        if call.direction == "outbound":
+            await self._outbound_event(call, event)
+            return
         if isinstance(event, DialStarted):
             await self._dial_started(call, event)
         elif isinstance(event, DialFinished):
@@ -107,6 +141,24 @@ class CallTracker:
         elif isinstance(event, CallTransferred) and call.answered_at is not None:
             call.transferred = True  # the agent passed the caller on: the activity says so
             log.info("call %s transferred by agent %s", call.linkedid, call.agent_id)
+
+    async def _outbound_event(self, call: Call, event) -> None:
+        if isinstance(event, DialStarted):
+            # The agent's phone answered: the dialplan now dials the customer.
+            call.agent_picked_up_at = call.agent_picked_up_at or event.at
+            log.info("call %s: agent %s picked up; dialling the customer", call.linkedid, call.agent_id)
+        elif isinstance(event, DialFinished):
+            call.dial_status = event.status
+            if event.status == "ANSWER" and call.answered_at is None:
+                call.phase = CallPhase.CONNECTED
+                call.answered_at = event.at
+                log.info("call %s: the customer answered agent %s", call.linkedid, call.agent_id)
+        elif isinstance(event, ChannelHungUp) and event.uniqueid == call.caller_uniqueid:
+            await self.end(call, at=event.at)  # the agent's leg: the call is over
+        elif isinstance(event, OriginateFailed):
+            log.info("call %s: agent %s's phone did not take the call (%s)", call.linkedid, call.agent_id,
+                     event.reason)
+            await self.end(call, at=event.at)
 
     async def _dial_started(self, call: Call, event: DialStarted) -> None:
         agent_id = self.agent_for_endpoint(event.endpoint)
@@ -129,7 +181,7 @@ class CallTracker:
             return
         if event.status == "ANSWER":
             call.phase = CallPhase.CONNECTED
-            call.answered_at = event.at
+            call.answered_at = call.answered_at or event.at  # after a transfer: the first answer
             log.info("call %s answered by agent %s after %.0f s in queue", call.linkedid, agent_id, call.wait_seconds)
             if self.acd is not None:
                 await self._safely(self.acd.agent_answered(agent_id, call.linkedid), "acd answered")
@@ -177,7 +229,12 @@ class CallTracker:
                  f", after leaving the queue for {call.queue_exit}" if call.queue_exit else "")
         self.ended.append(call)
         del self.ended[: -self._max_ended]
-        if self.acd is not None:
+        if self.acd is not None and call.direction == "outbound":
+            if call.agent_id:
+                await self._safely(self.acd.agent_leg_ended(call.agent_id, call.linkedid,
+                                                            wrapup=call.agent_picked_up_at is not None),
+                                   "acd outbound ended")
+        elif self.acd is not None:
             if was is CallPhase.CONNECTED:
                 await self._safely(self.acd.call_ended(call.linkedid), "acd call ended")
             elif was in (CallPhase.QUEUED, CallPhase.RINGING):
@@ -218,8 +275,10 @@ def _caller_label(caller) -> str:
 def screen_pop_payload(call: Call) -> dict[str, Any]:
     caller = call.caller
     view = caller.to_dict() if hasattr(caller, "to_dict") else {}
+    last_transfer = call.transfers[-1] if call.transfers else None
     return {
         "type": "screen_pop",
+        "direction": call.direction,
         "linkedid": call.linkedid,
         "ani": call.raw_ani,
         "dnis": call.dnis,
@@ -228,4 +287,7 @@ def screen_pop_payload(call: Call) -> dict[str, Any]:
         "ivr_inputs": dict(call.ivr_inputs),
         "queue": call.queue,
         "waited_seconds": round(call.wait_seconds if call.queued_at else 0.0, 1),
+        # A transferred call: who passed it on, and their note for the next agent (kept as data).
+        "transfer": ({"from_agent": last_transfer["from_agent"], "note": last_transfer["note"]}
+                     if last_transfer else None),
     }

@@ -1,6 +1,7 @@
 """The call state machine: what the ACD hears, what the desk pops, what the CRM gets."""
 from gateway.calls.ami_bridge import to_call_event
-from gateway.calls.events import CallTransferred, ChannelHungUp, DialFinished, DialStarted, HoldChanged
+from gateway.calls.events import (CallTransferred, ChannelHungUp, DialFinished, DialStarted, HoldChanged,
+                                  OriginateFailed)
 from gateway.calls.tracker import CallTracker
 
 
@@ -9,8 +10,8 @@ class RecordingAcd:
         self.calls = []
 
     def __getattr__(self, name):
-        async def record(*args):
-            self.calls.append((name, *args))
+        async def record(*args, **options):
+            self.calls.append((name, *args, *([options] if options else [])))
         return record
 
 
@@ -185,3 +186,68 @@ async def test_a_caller_sent_to_the_fallback_queue_is_answered_there_or_abandons
     await tracker.handle(DialFinished("L1", "1002", "ANSWER", 164.0))
     await tracker.handle(ChannelHungUp("L1", "L1", "PJSIP/carrier-1", "16", 200.0))
     assert (written[0].outcome(), written[0].agent_id) == ("answered", "a1002")
+
+
+async def test_a_blind_transfer_keeps_one_activity_naming_both_agents_and_pops_the_note():
+    tracker, call, acd, written, pops = make_tracker()
+    await tracker.handle(DialStarted("L1", "1001", "PJSIP/1001-1", 105.0))
+    await tracker.handle(DialFinished("L1", "1001", "ANSWER", 108.0))
+    note = "<script>alert(1)</script> müşteri faturayı sordu"
+    tracker.transferred_out(call, from_agent="a1001", note=note, to_queue="support")
+    await tracker.handle(ChannelHungUp("L1", "L1.2", "PJSIP/1001-1", "16", 120.0))  # the first agent's leg
+    assert written == [] and call.phase.value == "queued"
+    await tracker.handle(DialStarted("L1", "1002", "PJSIP/1002-2", 125.0))
+    assert pops[-1][0] == "a1002"
+    assert pops[-1][1]["transfer"] == {"from_agent": "a1001", "note": note}
+    assert pops[-1][1]["queue"] == "support"
+    await tracker.handle(DialFinished("L1", "1002", "ANSWER", 127.0))
+    await tracker.handle(ChannelHungUp("L1", "L1", "PJSIP/carrier-1", "16", 160.0))
+    (done,) = written
+    assert done.outcome() == "transferred"
+    assert done.agent_id == "a1002" and [t["from_agent"] for t in done.transfers] == ["a1001"]
+    assert done.answered_at == 108.0 and done.talk_seconds == 52.0
+    assert [c[0] for c in acd.calls] == ["agent_ringing", "agent_answered", "agent_ringing", "agent_answered",
+                                         "call_ended"]
+
+
+def make_outbound():
+    tracker, _call, acd, written, pops = make_tracker()
+    acd.calls.clear()
+    pops.clear()
+    return tracker, acd, written, pops
+
+
+async def test_click_to_dial_pops_the_customer_on_the_agent_and_writes_one_outbound_activity():
+    tracker, acd, written, pops = make_outbound()
+    call = await tracker.begin_outbound(linkedid="out-1", agent_id="a1001", number="+905321234567", caller=Caller())
+    assert pops == [("a1001", pops[0][1])] and pops[0][1]["direction"] == "outbound"
+    assert pops[0][1]["caller"]["name"] == "Çağrı Öztürk"
+    await tracker.handle(DialStarted("out-1", "pstn", "PJSIP/pstn-1", 104.0))  # agent picked up
+    await tracker.handle(DialFinished("out-1", "pstn", "ANSWER", 110.0))
+    await tracker.handle(ChannelHungUp("out-1", "out-1.1", "PJSIP/pstn-1", "16", 150.0))  # the customer's leg
+    assert written == []
+    await tracker.handle(ChannelHungUp("out-1", "out-1", "PJSIP/1001-1", "16", 150.5))
+    (done,) = written
+    assert done is call and (done.direction, done.outcome(), done.agent_id) == ("outbound", "answered", "a1001")
+    assert done.talk_seconds == 40.5
+    assert acd.calls == [("agent_leg_ended", "a1001", "out-1", {"wrapup": True})]
+
+
+async def test_an_outbound_call_the_agent_never_took_frees_them_without_wrap_up():
+    tracker, acd, written, _ = make_outbound()
+    await tracker.begin_outbound(linkedid="out-2", agent_id="a1001", number="+905321234567")
+    await tracker.handle(OriginateFailed("out-2", "no answer", 120.0))
+    await tracker.handle(ChannelHungUp("out-2", "out-2", "PJSIP/1001-1", "19", 120.1))
+    (done,) = written
+    assert done.outcome() == "no_answer"
+    assert acd.calls == [("agent_leg_ended", "a1001", "out-2", {"wrapup": False})]
+
+
+async def test_an_outbound_call_the_customer_did_not_answer_is_no_answer():
+    tracker, acd, written, _ = make_outbound()
+    await tracker.begin_outbound(linkedid="out-3", agent_id="a1001", number="+905321234567")
+    await tracker.handle(DialStarted("out-3", "pstn", "PJSIP/pstn-1", 104.0))
+    await tracker.handle(DialFinished("out-3", "pstn", "BUSY", 106.0))
+    await tracker.handle(ChannelHungUp("out-3", "out-3", "PJSIP/1001-1", "16", 107.0))
+    (done,) = written
+    assert (done.outcome(), done.dial_status) == ("no_answer", "BUSY")
