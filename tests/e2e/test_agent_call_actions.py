@@ -1,0 +1,110 @@
+"""Issue 12 end to end: the agent desk's click-to-dial and blind transfer, through the real
+Asterisk, pjsua2 phones for the agents and for the customers, the real ACD and CRM."""
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+import redis.asyncio as aioredis
+
+from gateway.acd.states import AgentState
+from gateway.calls.agent_actions import CallRefused
+from gateway.calls.model import CallPhase
+from gateway_harness import (REDIS_URL, activities, at_node, crm_db, ended_call, gateway, live_call,  # noqa: F401
+                             prompts, wait_for)
+from test_acd_calls import new_number, until_state, wait_for_message
+
+
+async def desk(gw, agent_id: str):
+    pubsub = aioredis.from_url(REDIS_URL).pubsub()
+    await pubsub.subscribe(f"{gw.settings.redis.key_prefix}:desk:{agent_id}")
+    return pubsub
+
+
+async def test_click_to_dial_rings_the_agent_then_the_customer_and_logs_one_outbound_activity(gateway, crm_db,
+                                                                                              phones):
+    agent = await phones.register_agent("1001", answer_after=1.0)
+    customer = await phones.register_customers("pstn", answer_after=1.0)
+    await gateway.acd.login("1001")
+    pops = await desk(gateway, "1001")
+
+    call = await gateway.agent_calls.dial("1001", "0532 123 45 67")  # Çağrı Öztürk, typed the national way
+    pop = await wait_for_message(pops, 10)
+    assert (pop["direction"], pop["linkedid"]) == ("outbound", call.linkedid)
+    assert pop["caller"]["name"] == "Çağrı Öztürk"
+    assert (await gateway.acd.get_agent_state("1001")).state is AgentState.ON_CALL  # no inbound offer now
+
+    ring = await agent.wait_ringing(10)  # the agent's phone first...
+    assert "+905321234567" in ring["from"]
+    assert customer.rings == []
+    await agent.wait_answered(10)
+    dialled = await customer.wait_ringing(15)  # ...then the customer's, on their number
+    assert "+905321234567" in dialled["to"]
+    await customer.wait_answered(10)
+    await wait_for(lambda: call.phase is CallPhase.CONNECTED, 10, "the customer to answer")
+    await asyncio.sleep(1.0)
+    await customer.hangup()  # the customer ends the call; the agent's leg follows
+
+    await wait_for(lambda: call in gateway.tracker.ended, 15, "the outbound call to end")
+    [row] = await wait_for(lambda: activities(crm_db, call.linkedid), 10, "the outbound activity")
+    assert (row["direction"], row["outcome"], row["agent_id"]) == ("outbound", "answered", "1001")
+    assert row["e164"] == "+905321234567" and row["customer_id"] == call.caller.customer_id
+    assert row["talk_seconds"] >= 1.0
+    await until_state(gateway, "1001", AgentState.WRAP_UP)
+    await pops.aclose()
+
+
+async def test_click_to_dial_refuses_hostile_input_and_a_busy_agent(gateway, phones):
+    await gateway.acd.login("1002")
+    for typed in ("0532'; DROP TABLE activities; --", "+905321234567&PJSIP/1003", "9" * 10_000):
+        with pytest.raises(CallRefused):
+            await gateway.agent_calls.dial("1002", typed)
+    with pytest.raises(CallRefused, match="logged out"):
+        await gateway.agent_calls.dial("1003", "05321234567")
+    assert (await gateway.acd.get_agent_state("1002")).state is AgentState.AVAILABLE
+    assert gateway.tracker.calls == {}
+
+
+async def test_a_blind_transfer_to_a_queue_reaches_a_second_agent_with_the_note_and_stays_one_activity(
+        gateway, crm_db, phones):
+    first = await phones.register_agent("1001", answer_after=1.0)
+    second = await phones.register_agent("1004", answer_after=1.0)  # Turkish technical support
+    await gateway.acd.login("1001")
+    await gateway.acd.login("1004")
+    second_desk = await desk(gateway, "1004")
+    number = new_number()
+    caller = await phones.call("100", caller_id=number)
+    await at_node(gateway, number, "language")
+    await caller.send_digits("1")  # Türkçe
+    await at_node(gateway, number, "main_menu")
+    await caller.send_digits("1")  # billing: agent 1001
+    await first.wait_answered(30)
+    call = await wait_for(lambda: (c := live_call(gateway, number)) and c.phase is CallPhase.CONNECTED and c,
+                          10, "the caller to reach agent 1001")
+    assert call.agent_id == "1001"
+
+    note = "Modem arızası, faturadan önce bakılsın. <b>acil</b>"
+    with pytest.raises(CallRefused, match="only the agent"):
+        await gateway.agent_calls.transfer_to_queue("1004", call.linkedid, "support", "not mine")
+    await gateway.agent_calls.transfer_to_queue("1001", call.linkedid, "support", note)
+
+    await first.wait_call_ended(10)  # the first agent's leg ends...
+    await until_state(gateway, "1001", AgentState.WRAP_UP)
+    assert live_call(gateway, number) is call  # ...and the caller's call goes on
+    pop = await wait_for_message(second_desk, 30)
+    assert pop["linkedid"] == call.linkedid and pop["queue"] == "support"
+    assert pop["transfer"] == {"from_agent": "1001", "note": note}
+    await second.wait_answered(30)
+    await until_state(gateway, "1004", AgentState.ON_CALL)
+    await asyncio.sleep(1.0)
+    await caller.hangup()
+
+    ended = await ended_call(gateway, number)
+    assert ended is call
+    [row] = await wait_for(lambda: activities(crm_db, call.linkedid), 10, "the call's one activity")
+    assert (row["outcome"], row["agent_id"], row["queue"]) == ("transferred", "1004", "support")
+    transfers = json.loads(row["transfers"])
+    assert [(t["from_agent"], t["to_queue"], t["note"]) for t in transfers] == [("1001", "support", note)]
+    await until_state(gateway, "1004", AgentState.WRAP_UP)
+    await second_desk.aclose()
