@@ -140,6 +140,10 @@ class AgentCallActions:
             except Exception:
                 log.exception("call %s: the fallback failed too; the hold's own check will move the caller",
                               linkedid)
+            try:  # the agent's leg is gone either way: their part of the call is over
+                await self.acd.agent_leg_ended(agent_id, linkedid)
+            except Exception:
+                log.exception("call %s: agent %s could not be moved to wrap-up", linkedid, agent_id)
             raise ActionFailed(f"the caller went to the fallback queue: {exc}") from None
         if self.cards is not None:
             try:
