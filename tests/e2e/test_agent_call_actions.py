@@ -10,6 +10,7 @@ import redis.asyncio as aioredis
 
 from gateway.acd.states import AgentState
 from gateway.calls.agent_actions import CallRefused
+from gateway.calls.hold import owner_token
 from gateway.calls.model import CallPhase
 from gateway_harness import (REDIS_URL, activities, at_node, crm_db, ended_call, gateway, live_call,  # noqa: F401
                              prompts, wait_for)
@@ -108,3 +109,40 @@ async def test_a_blind_transfer_to_a_queue_reaches_a_second_agent_with_the_note_
     assert [(t["from_agent"], t["to_queue"], t["note"]) for t in transfers] == [("1001", "support", note)]
     await until_state(gateway, "1004", AgentState.WRAP_UP)
     await second_desk.aclose()
+
+
+async def test_a_transferred_caller_waits_in_hold_under_the_liveness_check_until_the_named_agent_is_free(
+        gateway, crm_db, phones, asterisk):
+    first = await phones.register_agent("1001", answer_after=1.0)
+    target = await phones.register_agent("1002", answer_after=1.0)
+    await gateway.acd.login("1001")
+    await gateway.acd.login("1002", ready=False)  # logged in, on a break: the caller waits for them
+    number = new_number()
+    caller = await phones.call("100", caller_id=number)
+    await at_node(gateway, number, "language")
+    await caller.send_digits("1")
+    await at_node(gateway, number, "main_menu")
+    await caller.send_digits("1")
+    await first.wait_answered(30)
+    call = await wait_for(lambda: (c := live_call(gateway, number)) and c.phase is CallPhase.CONNECTED and c,
+                          10, "the caller to reach agent 1001")
+    await gateway.agent_calls.transfer_to_agent("1001", call.linkedid, "1002", "asked for Mehmet")
+    await first.wait_call_ended(10)
+
+    def in_hold():
+        rows = [line.split("!") for line in asterisk.cli("core show channels concise").splitlines()]
+        return any(r[0] == call.caller_channel and r[1] == "ctigw-hold" for r in rows if len(r) > 2)
+
+    await wait_for(in_hold, 10, "the caller to be back in [ctigw-hold]")
+    owner = await gateway.ami.action("Getvar", Channel=call.caller_channel, Variable="CTIGW_OWNER")
+    # The AGI's mark is still on the channel, so the hold's liveness check applies to this caller too.
+    assert owner.get("Value") == owner_token(gateway.settings.gateway.instance)
+    await asyncio.sleep(2.0)
+    assert target.rings == [] and caller.state != "disconnected"  # still waiting, for 1002 alone
+    await gateway.acd.ready("1002")
+    await target.wait_answered(30)
+    assert live_call(gateway, number).agent_id == "1002"
+    await caller.hangup()
+    ended = await ended_call(gateway, number)
+    [row] = await wait_for(lambda: activities(crm_db, ended.linkedid), 10, "the call's one activity")
+    assert row["agent_id"] == "1002" and json.loads(row["transfers"])[0]["to_agent"] == "1002"
