@@ -68,7 +68,7 @@ class AgentCallActions:
         self.lookup = lookup  # the CRM's caller view for a number
         self.instance = instance
         self.default_region = default_region
-        self.cards = cards  # a transferred caller's card follows them to the new queue (adoption.py)
+        self.cards = cards  # a restarted gateway adopts these calls by their cards (adoption.py)
 
     # -- click-to-dial -------------------------------------------------------------------------
     async def dial(self, agent_id: str, number: str) -> Call:
@@ -91,6 +91,7 @@ class AgentCallActions:
             log.exception("CRM lookup for outbound call %s failed; dialling anyway", call_id)
             caller = None
         call = await self.tracker.begin_outbound(linkedid=call_id, agent_id=agent_id, number=e164, caller=caller)
+        await self._save_card(call)  # a restarted gateway then ends it properly, freeing the agent
         try:
             await self.dialler.originate(endpoint=agent.endpoint, number=e164, call_id=call_id,
                                          owner=owner_token(self.instance))
@@ -145,12 +146,16 @@ class AgentCallActions:
             except Exception:
                 log.exception("call %s: agent %s could not be moved to wrap-up", linkedid, agent_id)
             raise ActionFailed(f"the caller went to the fallback queue: {exc}") from None
-        if self.cards is not None:
-            try:
-                await self.cards.save(call)
-            except Exception:
-                log.exception("call %s: updating its card after the transfer failed", linkedid)
+        await self._save_card(call)
         return call
+
+    async def _save_card(self, call: Call) -> None:
+        if self.cards is None:
+            return
+        try:
+            await self.cards.save(call)
+        except Exception:
+            log.exception("call %s: saving its card failed; a restart would lose track of it", call.linkedid)
 
     def _own_call(self, agent_id: str, linkedid: str) -> Call:
         call = self.tracker.calls.get(linkedid) if isinstance(linkedid, str) else None
