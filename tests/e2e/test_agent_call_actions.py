@@ -146,3 +146,13 @@ async def test_a_transferred_caller_waits_in_hold_under_the_liveness_check_until
     ended = await ended_call(gateway, number)
     [row] = await wait_for(lambda: activities(crm_db, ended.linkedid), 10, "the call's one activity")
     assert row["agent_id"] == "1002" and json.loads(row["transfers"])[0]["to_agent"] == "1002"
+
+
+async def test_click_to_dial_from_an_agent_whose_phone_is_not_registered_frees_the_agent(gateway, crm_db, phones):
+    await phones.register_customers("pstn", answer_after=1.0)
+    await gateway.acd.login("1003")  # logged in on the desk, but no phone registered
+    call = await gateway.agent_calls.dial("1003", "+44 20 7123 4567")
+    await wait_for(lambda: call in gateway.tracker.ended, 20, "Asterisk to report the failed originate")
+    [row] = await wait_for(lambda: activities(crm_db, call.linkedid), 10, "the attempt's activity")
+    assert (row["direction"], row["outcome"], row["e164"]) == ("outbound", "no_answer", "+442071234567")
+    assert (await gateway.acd.get_agent_state("1003")).state is AgentState.AVAILABLE
