@@ -19,6 +19,7 @@ from gateway.agi.server import FastAgiServer
 from gateway.ami.client import AmiClient
 from gateway.calls import ami_bridge
 from gateway.calls.adoption import CallAdopter, CallCards
+from gateway.calls.agent_actions import AgentCallActions
 from gateway.calls.hold import HoldLiveness
 from gateway.calls.inbound import InboundCallHandler
 from gateway.calls.services import IvrServices
@@ -89,6 +90,12 @@ class Gateway:
         adopter = CallAdopter(cards=self.cards, tracker=self.tracker, acd=self.acd, lookup=self.crm.lookup,
                               ami=self.ami, clock=time.time)
         ami_bridge.attach(self.ami, self.tracker, adopter)
+        dialler = ami_bridge.AmiDialler(self.ami, ring_timeout=s.acd.ring_timeout)
+        dialler.attach(self.tracker)
+        # What the agent desk does with calls (click-to-dial, blind transfers): the web layer calls it.
+        self.agent_calls = AgentCallActions(acd=self.acd, tracker=self.tracker, asterisk=self.connector,
+                                            dialler=dialler, lookup=self.crm.lookup, instance=s.gateway.instance,
+                                            default_region=s.gateway.default_region, cards=self.cards)
         self.ami.start()
         self.hold_liveness = HoldLiveness(self.ami, s.gateway.instance, grace=s.acd.hold_grace,
                                           slice_seconds=s.acd.hold_slice)
@@ -150,7 +157,8 @@ class Gateway:
             linkedid=call.linkedid,
             raw_ani=call.raw_ani,
             customer_id=caller.customer_id if caller is not None else None,
-            dnis=call.dnis,
+            dnis=call.dnis or None,
+            direction=call.direction,
             started_at=call.started_at,
             answered_at=call.answered_at,
             ended_at=call.ended_at,
@@ -163,4 +171,5 @@ class Gateway:
             ivr_path=call.ivr_path,
             ivr_inputs=call.ivr_inputs,
             route=call.route,
+            transfers=call.transfers,
         ))

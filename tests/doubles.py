@@ -60,6 +60,9 @@ class RecordingAcd:
     async def caller_abandoned(self, call_id: str) -> None:
         self.calls.append(("caller_abandoned", call_id))
 
+    async def agent_leg_ended(self, agent_id: str, call_id: str, *, wrapup: bool = True) -> None:
+        self.calls.append(("agent_leg_ended", agent_id, call_id, {"wrapup": wrapup}))
+
 
 class RecordingDesk:
     """The DeskPort: what each agent's desk was told, in order."""

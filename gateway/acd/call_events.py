@@ -91,3 +91,21 @@ def connect_failed(agent_id: str, max_failures: int, retry_delay: Callable[[int]
                               retry_at=now + retry_delay(failures))
         return Change(agent_write, CallWrite(call, retry, at_head=True))
     return decide
+
+
+def transferred(from_agent: str, queue: str, skills: tuple[str, ...], language: str | None,
+                required_agent: str | None, wrapup_for: Callable[[str], float]) -> Decide:
+    """The agent talking to the caller passes them on: the agent wraps up as after any call;
+    the call waits again, in `queue` with its skills (or for `required_agent` alone), keeping
+    its customer facts, its priority and its place by rank, its relax clock started anew."""
+    def decide(call, agent, now):
+        if not _offered_to(call, from_agent, (CallState.CONNECTED,)) or agent is None:
+            return None
+        if agent.state is not states.AgentState.ON_CALL or agent.call_id != call.call_id:
+            return None
+        new_agent = states.leg_ended(agent, now, call.call_id, wrapup_for(call.queue))
+        moved = call.advanced(state=CallState.WAITING, agent_id=None, queue=queue, skills=skills,
+                              language=language, queue_entered_at=now, rona_agents=(), connect_failures=0,
+                              retry_at=0.0, required_agent=required_agent, transferred_from=from_agent)
+        return Change(_agent_write(agent, new_agent), CallWrite(call, moved))
+    return decide

@@ -75,6 +75,8 @@ def requirements_at(call: QueuedCall, policy: QueuePolicy, now: float, *,
     """
     waited = now - call.queue_entered_at
     index = stage_index(policy, waited)
+    if call.required_agent:  # transferred to a named agent: theirs alone, whatever they speak
+        return Requirements((), None, 0, None, call.required_agent, index)
     stage = policy.stages[index]
     base = Requirements(skills=call.skills, language=call.language, min_proficiency=stage.min_proficiency,
                         team=policy.team if stage.any_team_agent else None, stage=index)

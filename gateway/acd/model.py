@@ -61,6 +61,8 @@ class QueuedCall:
     retry_at: float = 0.0  # after a failed connect: not offered to an agent before this time
     overflowed_from: str | None = None
     match: MatchReason | None = None  # why the ACD booked agent_id (kept with the reservation)
+    required_agent: str | None = None  # a transfer to a named agent: nobody else may take it
+    transferred_from: str | None = None  # the agent who transferred the call into this queue
 
     def advanced(self, **changes) -> "QueuedCall":
         """A copy with `changes` applied and the version bumped (every stored change does)."""
@@ -90,7 +92,8 @@ class QueuedCall:
                 "owner": self.owner, "state": self.state.value, "agent_id": self.agent_id, "version": self.version,
                 "rona_agents": list(self.rona_agents), "connect_failures": self.connect_failures,
                 "retry_at": self.retry_at, "overflowed_from": self.overflowed_from,
-                "match": self.match.to_dict() if self.match is not None else None}
+                "match": self.match.to_dict() if self.match is not None else None,
+                "required_agent": self.required_agent, "transferred_from": self.transferred_from}
 
     @classmethod
     def from_event(cls, data: Mapping[str, Any]) -> "QueuedCall":

@@ -238,6 +238,45 @@ class Acd:
         policy = self.queues.policy(queue)
         return policy.acw if policy is not None else AfterCallWork(seconds=self.default_wrapup_seconds)
 
+    # -- the agent's own calls ----------------------------------------------------------
+    async def start_outbound(self, agent_id: str, call_id: str) -> AgentStatus:
+        """The agent is about to dial out: on a call now (raises AgentStateError unless they are
+        available or not ready), so no inbound call is offered to them meanwhile."""
+        if self.roster.agent(agent_id) is None:
+            raise UnknownAgent(agent_id)
+        _, new = await self.writer.change_agent(agent_id, lambda s, now: states.dialling_out(s, now, call_id))
+        return new
+
+    async def agent_leg_ended(self, agent_id: str, call_id: str, *, wrapup: bool = True) -> AgentStatus:
+        """The agent's outbound call is over: wrap-up (or straight on, when it never connected)."""
+        seconds = self.default_wrapup_seconds if wrapup else 0.0
+        return await self._change_agent(agent_id, lambda s, now: states.leg_ended(s, now, call_id, seconds))
+
+    async def transfer(self, call_id: str, from_agent: str, queue: str, *, required_agent: str | None = None,
+                       ) -> QueuedCall:
+        """Blind transfer: `from_agent` (who must be talking to the caller) wraps up, and the call
+        waits again in `queue` (with that queue's skills and the caller's language), or for
+        `required_agent` alone. Raises AcdError when the call is not theirs to transfer."""
+        policy = self.queues.policy(queue)
+        if policy is None:
+            raise UnknownQueue(queue)
+        if required_agent is not None and self.roster.agent(required_agent) is None:
+            raise UnknownAgent(required_agent)
+        current = await self.store.load_call(call_id)
+        language = current.language if current is not None else None
+        skills, language = ((), None) if required_agent else (policy.skills, language)
+        decide = call_events.transferred(from_agent, queue, skills, language, required_agent, self._wrapup_seconds)
+        done = await self.writer.settle(call_id, decide, agent_id=from_agent)
+        if done is None:
+            raise AcdError(f"call {call_id} is not connected to agent {from_agent}; only they may transfer it")
+        moved = done.call.new
+        self._forget_call(call_id)  # connect it again (a new version), announce it again
+        self.waiting.note(moved, self.clock())
+        await self._dispatch_call(call_id)  # first: the transferring agent is the last to get it back
+        if done.freed_agent is not None:
+            await self._dispatch_agent(from_agent)
+        return await self.store.load_call(call_id) or moved
+
     # -- agent controls -----------------------------------------------------------------
     async def login(self, agent_id: str, *, ready: bool = True) -> AgentStatus:
         """Log in, available at once (or not ready with reason "login" when ready=False)."""

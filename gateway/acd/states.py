@@ -4,6 +4,8 @@
     available ─(reservation, Lua)─▶ reserved ─ringing─▶ ringing ─answered─▶ on_call
     reserved/ringing ─ring_no_answer─▶ not_ready "RONA"     reserved/ringing ─release─▶ available
     on_call ─call_ended─▶ wrap_up ─(timer or end_wrapup)─▶ available
+    available/not_ready ─dialling_out─▶ on_call (an outbound call; no inbound offers meanwhile)
+    on_call ─leg_ended (outbound over, or the agent transferred the call)─▶ wrap_up
 
 An agent is in exactly one state across every queue (app_queue's per-queue wrap-up is a
 known fault). A control that arrives while a call is in progress (not_ready, logout) is
@@ -214,3 +216,23 @@ def call_ended(status: AgentStatus, now: float, call_id: str, wrapup_seconds: fl
         return _after_call(handled, now)
     return _enter(handled, AgentState.WRAP_UP, now, call_id=call_id, queue=status.queue,
                   wrapup_until=now + wrapup_seconds)
+
+
+# -- the agent's own calls: click-to-dial, and leaving a call by transferring it -----------
+
+def dialling_out(status: AgentStatus, now: float, call_id: str) -> AgentStatus:
+    """The agent places an outbound call: on a call at once, so the ACD offers them nothing.
+    An agent who was not ready returns to not ready afterwards (kept as `pending`)."""
+    if status.state is AgentState.AVAILABLE:
+        return _enter(status, AgentState.ON_CALL, now, call_id=call_id, pending=status.pending)
+    if status.state is AgentState.NOT_READY:
+        return _enter(status, AgentState.ON_CALL, now, call_id=call_id, pending=PENDING_NOT_READY + status.reason)
+    if not status.logged_in:
+        raise AgentStateError(f"agent {status.agent_id} is logged out; log in first")
+    raise AgentStateError(f"agent {status.agent_id} is {status.state.value}; finish that first")
+
+
+def leg_ended(status: AgentStatus, now: float, call_id: str, wrapup_seconds: float) -> AgentStatus:
+    """The agent's part of `call_id` is over (their outbound call ended, or they transferred
+    the caller on): wrap-up, and the call counts as handled. The caller's call may go on."""
+    return call_ended(status, now, call_id, wrapup_seconds)

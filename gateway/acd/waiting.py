@@ -104,7 +104,7 @@ class WaitingCalls:
         # new queue's skills, and its relax clock starts again.
         outcome = QueueOutcome("overflow", call.call_id, call.queue, target.name, waited)
         moved = call.advanced(queue=target.name, skills=target.skills, queue_entered_at=now,
-                              overflowed_from=call.queue)
+                              overflowed_from=call.queue, required_agent=None)
         change = Change(call=CallWrite(call, moved),
                         extra_messages=(messages.call_outcome_message(outcome, self.instance),))
         if await self.writer.commit(change, now) is None:

@@ -29,11 +29,13 @@ log = logging.getLogger(__name__)
 
 HOLD_CONTEXTS = ("ctigw-hold", "ctigw-announce")
 FALLBACK_CONTEXT = "ctigw-fallback"
+OUTBOUND_CONTEXT = "ctigw-outbound"
 CARD_TTL_SECONDS = 24 * 3600  # no caller waits a day; a card left by a crash expires
 
 
 class CallCards:
-    """One JSON card per queued call in Redis, and a set of the cards each instance owns."""
+    """One JSON card per queued (or agent-dialled) call in Redis, and a set of the cards each
+    instance owns."""
 
     def __init__(self, redis, key_prefix: str, instance: str):
         self.redis = redis
@@ -49,7 +51,9 @@ class CallCards:
                 "raw_ani": call.raw_ani, "dnis": call.dnis, "started_at": call.started_at,
                 "queued_at": call.queued_at, "queue": call.queue, "ivr_path": list(call.ivr_path),
                 "ivr_inputs": dict(call.ivr_inputs), "ivr_outcome": call.ivr_outcome,
-                "route": route_dict(call.route), "owner": self.instance}
+                "route": route_dict(call.route), "owner": self.instance, "direction": call.direction,
+                "agent_id": call.agent_id if call.direction == "outbound" else None,
+                "transfers": [{**t} for t in call.transfers]}
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.set(self._key(call.linkedid), json.dumps(card), ex=CARD_TTL_SECONDS)
             pipe.sadd(self._owned, call.linkedid)
@@ -84,6 +88,12 @@ def call_from_card(card: Mapping[str, Any], caller) -> Call:
     call.queued_at = card.get("queued_at")
     call.phase = CallPhase.QUEUED
     call.ivr_running = False
+    call.transfers = list(card.get("transfers") or [])
+    call.transferred = bool(call.transfers)
+    if card.get("direction") == "outbound":  # the agent's click-to-dial: their leg is the call's
+        call.direction = "outbound"
+        call.agent_id = card.get("agent_id")
+        call.phase = CallPhase.RINGING
     return call
 
 
@@ -142,6 +152,13 @@ class CallAdopter:
         return report
 
     def _resume(self, call: Call, channel: Mapping[str, str], queued) -> None:
+        if call.direction == "outbound":
+            if channel.get("BridgeId"):  # talking to the customer: the answer's time is lost, now is the bound
+                call.phase = CallPhase.CONNECTED
+                call.agent_picked_up_at = call.answered_at = self.clock()
+            elif channel.get("Context") == OUTBOUND_CONTEXT:
+                call.agent_picked_up_at = self.clock()  # the agent's phone answered; the customer's rings
+            return
         state = getattr(getattr(queued, "state", None), "value", "waiting")
         if state in ("reserved", "ringing", "connected") and queued.agent_id:
             call.agent_id = queued.agent_id

@@ -12,7 +12,9 @@ import weakref
 from typing import Protocol
 
 from gateway.ami.errors import AmiNotConnected, AmiTimeout
-from gateway.calls.events import CallTransferred, ChannelHungUp, DialFinished, DialStarted, HoldChanged
+from gateway.calls.events import (CallTransferred, ChannelHungUp, DialFinished, DialStarted, HoldChanged,
+                                  OriginateFailed)
+from gateway.calls.hold import OWNER_VARIABLE
 
 log = logging.getLogger(__name__)
 
@@ -21,6 +23,8 @@ ANNOUNCE_CONTEXT = "ctigw-announce"
 FALLBACK_CONTEXT = "ctigw-fallback"
 VOICEMAIL_CONTEXT = "ctigw-queue-voicemail"
 CALLBACK_CONTEXT = "ctigw-queue-callback"
+HOLD_CONTEXT = "ctigw-hold"
+OUTBOUND_CONTEXT = "ctigw-outbound"
 DEFAULT_VOICEMAIL_DIR = "/var/spool/asterisk/ctigw-voicemail"
 FALLBACK_PERSISTENCE = 300.0  # seconds the connector keeps trying to reach AMI to get a caller out
 
@@ -155,6 +159,19 @@ class AmiConnector:
             await self.client.action("Redirect", Channel=channel, Context=CONNECT_CONTEXT,
                                      Exten=agent.endpoint, Priority="1")
 
+    async def return_to_hold(self, channel: str) -> None:
+        """Take the caller out of their call with an agent, back to the music (a blind transfer:
+        the agent's leg hangs up). The ACD connects them again; meanwhile they may be announced."""
+        async with self._lock(channel):
+            await self.client.action("Redirect", Channel=channel, Context=HOLD_CONTEXT, Exten="s", Priority="1")
+            self._connect_started.pop(channel, None)
+
+    async def to_fallback(self, channel: str) -> None:
+        """The caller's way out when the ACD cannot take them back: the fallback queue."""
+        self._claim(channel)
+        async with self._lock(channel):
+            await self.client.action("Redirect", Channel=channel, Context=FALLBACK_CONTEXT, Exten="s", Priority="1")
+
     async def announce(self, call, position: int, estimated_wait: float | None) -> None:
         channel = call.channel
         lock = self._lock(channel)
@@ -255,3 +272,50 @@ class AmiConnector:
 def _file_safe(name: str) -> str:
     # A linkedid is digits and a dot; anything else (a hostile or odd id) must not reach a path.
     return "".join(ch if ch.isalnum() or ch in "._-" else "_" for ch in name).lstrip(".") or "call"
+
+
+class AmiDialler:
+    """Click-to-dial on Asterisk: an Originate rings the agent's phone first; once they pick up,
+    [ctigw-outbound] dials the customer through the trunk. The agent's leg gets the call's id
+    (ChannelId), so every event of the call carries it as its linkedid. An Originate that never
+    reaches the agent (not registered, rejected, not answered) is reported to the tracker as
+    OriginateFailed."""
+
+    def __init__(self, client, *, ring_timeout: float, dial_timeout: float = 45.0):
+        self.client = client
+        self.ring_timeout = ring_timeout
+        self.dial_timeout = dial_timeout  # the customer's phone rings this long
+        self._pending: dict[str, str] = {}  # the agent's endpoint -> the call's id, until Asterisk answers
+        self._tracker = None
+
+    def attach(self, tracker) -> None:
+        self._tracker = tracker
+        self.client.on("OriginateResponse", self._on_originate_response)
+
+    async def originate(self, *, endpoint: str, number: str, call_id: str, owner: str) -> None:
+        """`number` is E.164 (dialling.dialable_number): the extension carries nothing else."""
+        self._pending[endpoint] = call_id  # before the action: a quick failure may beat its reply
+        try:
+            await self.client.action(
+                "Originate", Channel=f"PJSIP/{endpoint}", Context=OUTBOUND_CONTEXT, Exten=number, Priority="1",
+                Timeout=str(int(self.ring_timeout * 1000)), CallerID=number, Async="true", ChannelId=call_id,
+                Variable=[f"{OWNER_VARIABLE}={owner}", f"CTIGW_DIAL_TIMEOUT={int(self.dial_timeout)}"])
+        except BaseException:
+            self._pending.pop(endpoint, None)
+            raise
+
+    async def _on_originate_response(self, msg) -> None:
+        endpoint = _originated_endpoint(msg.get("Channel") or "")
+        call_id = self._pending.get(endpoint)
+        if call_id is None or msg.get("Uniqueid") not in (call_id, "<null>", "", None):
+            return  # not ours (another gateway's, or an older attempt of this agent)
+        del self._pending[endpoint]
+        if msg.get("Response") == "Success" or self._tracker is None:
+            return  # the agent picked up; the dialplan takes it from here
+        await self._tracker.handle(OriginateFailed(call_id, f"reason {msg.get('Reason') or '?'}", _timestamp(msg)))
+
+
+def _originated_endpoint(channel: str) -> str:
+    """'PJSIP/1001-0000002a' or (when no channel was made) 'PJSIP/1001' -> '1001'."""
+    name = channel.split("/", 1)[-1]
+    return name.rsplit("-", 1)[0] if "-" in name else name

@@ -41,3 +41,12 @@ class HoldChanged:
 class CallTransferred:
     linkedid: str  # the caller's call
     at: float
+
+
+@dataclass(frozen=True)
+class OriginateFailed:
+    """The agent's phone never took the outbound call (not registered, rejected, no answer)."""
+
+    linkedid: str
+    reason: str
+    at: float

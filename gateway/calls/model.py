@@ -1,4 +1,5 @@
-"""What the gateway knows about one inbound call, from the AGI until the last hang-up.
+"""What the gateway knows about one call, from the AGI (or the agent's click-to-dial) until
+the last hang-up.
 
 A call is keyed by Asterisk's linkedid, which every channel of the call carries (caller leg,
 agent leg), so AMI events for any leg find it.
@@ -56,6 +57,13 @@ class Call:
     # ended (and logged, with its IVR path) once the handler hands over.
     ivr_running: bool = True
     caller_gone_at: float | None = None
+    # inbound: the caller's leg is the one above. outbound (click-to-dial): the agent's leg is
+    # (Asterisk originates it first), and raw_ani is the customer's number being dialled.
+    direction: str = "inbound"
+    agent_picked_up_at: float | None = None  # outbound: the agent's phone answered, the customer's rings
+    dial_status: str | None = None  # outbound: how dialling the customer ended (ANSWER, BUSY, ...)
+    # Blind transfers, in order: {from_agent, to_queue, to_agent, note, at}.
+    transfers: list[dict] = field(default_factory=list)
 
     @property
     def wait_seconds(self) -> float:
@@ -72,6 +80,8 @@ class Call:
 
     def outcome(self) -> str:
         """The CRM outcome of a call that has ended."""
+        if self.direction == "outbound":
+            return "answered" if self.answered_at is not None else "no_answer"
         if self.answered_at is not None:
             return "transferred" if self.transferred else "answered"
         if self.ivr_outcome in ("voicemail", "callback"):

@@ -4,8 +4,10 @@ It tells the ACD about ringing, answers, ring-no-answer, abandons and ends; it t
 agent's desk (DeskPort) when their phone starts ringing (the screen pop), when they answer,
 when the pop is withdrawn (caller hung up, no answer, taken elsewhere) and when the call is
 over; and it writes exactly one CRM activity per call when the caller's channel hangs up. It
-knows nothing of AMI frames (see ami_bridge.py), Redis (the desk service) nor SQL (it hands a
-CallActivity to the activity log).
+follows the agent's own calls too: click-to-dial (outbound, the agent's leg first) and blind
+transfers (the first agent's leg ends, the caller's call goes on). It knows nothing of AMI
+frames (see ami_bridge.py), Redis (the desk service) nor SQL (it hands a CallActivity to the
+activity log).
 """
 from __future__ import annotations
 
@@ -13,7 +15,8 @@ import logging
 import time
 from typing import Any, Awaitable, Callable
 
-from gateway.calls.events import CallTransferred, ChannelHungUp, DialFinished, DialStarted, HoldChanged
+from gateway.calls.events import (CallTransferred, ChannelHungUp, DialFinished, DialStarted, HoldChanged,
+                                  OriginateFailed)
 from gateway.calls.model import Call, CallPhase
 from gateway.calls.ports import AcdPort, DeskPort
 from gateway.crm.views import CallerView
@@ -62,6 +65,33 @@ class CallTracker:
         self.calls[call.linkedid] = call
         log.info("call %s from %s adopted in phase %s", call.linkedid, _who(call), call.phase.value)
 
+    async def begin_outbound(self, *, linkedid: str, agent_id: str, number: str, caller=None) -> Call:
+        """The agent's click-to-dial: Asterisk rings the agent's phone first (their leg carries
+        the call's linkedid), then the customer's. The agent's desk pops the customer now."""
+        now = self.clock()
+        call = Call(linkedid=linkedid, caller_uniqueid=linkedid, caller_channel="", raw_ani=number, dnis="",
+                    started_at=now, caller=caller, phase=CallPhase.RINGING, ivr_running=False,
+                    direction="outbound", agent_id=agent_id, ringing_at=now)
+        self.calls[linkedid] = call
+        log.info("call %s: agent %s dials %s (%s)", linkedid, agent_id, number, _caller_label(caller))
+        if self.desk is not None:
+            await self._safely(self.desk.offer(agent_id, pop_of(call, agent_id)), "screen pop")
+        return call
+
+    def transferred_out(self, call: Call, *, from_agent: str, note: str, to_queue: str | None,
+                        to_agent: str | None = None) -> None:
+        """The agent passed the caller on (a blind transfer): the caller waits again, and their
+        one activity will name every agent. The first agent's leg ending is not the call's end."""
+        call.transfers.append({"from_agent": from_agent, "to_queue": to_queue, "to_agent": to_agent,
+                               "note": note, "at": self.clock()})
+        call.transferred = True
+        call.phase = CallPhase.QUEUED
+        call.queue = to_queue or call.queue
+        call.agent_id = None
+        call.agent_channel = None
+        log.info("call %s transferred by agent %s to %s", call.linkedid, from_agent,
+                 f"agent {to_agent}" if to_agent else f"queue {to_queue}")
+
     # -- from the ACD's connector: a caller leaving the queue other than to an agent --------
     def callback_number(self, linkedid: str) -> str | None:
         """The number to call the caller back on: their own, when the CRM could read it."""
@@ -99,6 +129,9 @@ class CallTracker:
         call = self.calls.get(event.linkedid)
         if call is None:
             return  # not a call the gateway routes (e.g. an agent's own test call)
+        if call.direction == "outbound":
+            await self._outbound_event(call, event)
+            return
         if isinstance(event, DialStarted):
             await self._dial_started(call, event)
         elif isinstance(event, DialFinished):
@@ -113,6 +146,24 @@ class CallTracker:
             await self._desk_ended(call)  # their part is over: after-call work now
         elif isinstance(event, CallTransferred):
             await self._withdraw_ringing(call, WithdrawReason.TRANSFERRED)
+
+    async def _outbound_event(self, call: Call, event) -> None:
+        if isinstance(event, DialStarted):
+            # The agent's phone answered: the dialplan now dials the customer.
+            call.agent_picked_up_at = call.agent_picked_up_at or event.at
+            log.info("call %s: agent %s picked up; dialling the customer", call.linkedid, call.agent_id)
+        elif isinstance(event, DialFinished):
+            call.dial_status = event.status
+            if event.status == "ANSWER" and call.answered_at is None:
+                call.phase = CallPhase.CONNECTED
+                call.answered_at = event.at
+                log.info("call %s: the customer answered agent %s", call.linkedid, call.agent_id)
+        elif isinstance(event, ChannelHungUp) and event.uniqueid == call.caller_uniqueid:
+            await self.end(call, at=event.at)  # the agent's leg: the call is over
+        elif isinstance(event, OriginateFailed):
+            log.info("call %s: agent %s's phone did not take the call (%s)", call.linkedid, call.agent_id,
+                     event.reason)
+            await self.end(call, at=event.at)
 
     async def _dial_started(self, call: Call, event: DialStarted) -> None:
         agent_id = self.agent_for_endpoint(event.endpoint)
@@ -139,7 +190,7 @@ class CallTracker:
             return
         if event.status == "ANSWER":
             call.phase = CallPhase.CONNECTED
-            call.answered_at = event.at
+            call.answered_at = call.answered_at or event.at  # after a transfer: the first answer
             await self._desk_answered(call, agent_id)
             log.info("call %s answered by agent %s after %.0f s in queue", call.linkedid, agent_id, call.wait_seconds)
             if self.acd is not None:
@@ -191,7 +242,12 @@ class CallTracker:
                  f", after leaving the queue for {call.queue_exit}" if call.queue_exit else "")
         self.ended.append(call)
         del self.ended[: -self._max_ended]
-        if self.acd is not None:
+        if self.acd is not None and call.direction == "outbound":
+            if call.agent_id:
+                await self._safely(self.acd.agent_leg_ended(call.agent_id, call.linkedid,
+                                                            wrapup=call.agent_picked_up_at is not None),
+                                   "acd outbound ended")
+        elif self.acd is not None:
             if was is CallPhase.CONNECTED:
                 await self._safely(self.acd.call_ended(call.linkedid), "acd call ended")
             elif was in (CallPhase.QUEUED, CallPhase.RINGING):
@@ -271,8 +327,13 @@ def pop_of(call: Call, agent_id: str) -> ScreenPop:
     waited = 0.0
     if call.queued_at is not None and call.ringing_at is not None:
         waited = call.ringing_at - call.queued_at
+    last_transfer = call.transfers[-1] if call.transfers else None
     return build_pop(call_id=call.linkedid, caller=call.caller, raw_ani=call.raw_ani, dnis=call.dnis,
                      language=call.route.language if call.route is not None else None, ivr_path=call.ivr_path,
                      ivr_inputs=call.ivr_inputs, queue=call.queue, waited_seconds=waited,
                      ringing_at=call.ringing_at, answered_at=call.answered_at,
-                     routing=call.routing if call.routing_agent == agent_id else None)
+                     routing=call.routing if call.routing_agent == agent_id else None,
+                     direction=call.direction,
+                     # A transferred call: who passed it on, and their note for the next agent (kept as data).
+                     transfer=({"from_agent": last_transfer["from_agent"], "note": last_transfer["note"]}
+                               if last_transfer else None))

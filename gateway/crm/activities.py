@@ -41,6 +41,7 @@ log = logging.getLogger(__name__)
 OUTCOMES = frozenset({
     "answered", "abandoned_ivr", "abandoned_queue", "voicemail", "callback", "transferred", "failed",
     "self_service",  # the caller was served by the IVR alone (gateway.calls reports it)
+    "no_answer",  # an outbound call nobody answered (the agent's phone or the customer's)
 })
 DIRECTIONS = frozenset({"inbound", "outbound"})
 DEFAULT_SENSITIVE_KEYS = frozenset({
@@ -75,6 +76,7 @@ class CallActivity:
     ivr_inputs: dict[str, str] = field(default_factory=dict)
     route: RouteRequest | None = None  # where the IVR sent the call
     sensitive_keys: frozenset[str] = frozenset()  # this flow's own secret inputs, masked too
+    transfers: list[dict] = field(default_factory=list)  # {from_agent, to_queue, to_agent, note, at}
 
 
 class ActivityLog:
@@ -183,6 +185,8 @@ class ActivityLog:
     async def _apply(self, kind: str, params: dict) -> int:
         write = {"call": self.store.write_call_activity, "wrapup": self.store.write_wrapup,
                  "wrapup_timeout": self.store.write_wrapup_timeout}[kind]
+        if kind == "call":
+            params = {"transfers": None, **params}  # spooled by a version before transfers were kept
         return await asyncio.wait_for(write(params), self.write_timeout)
 
     async def _set_aside(self, kind: str, params: dict, exc: BaseException) -> None:
@@ -293,6 +297,7 @@ def call_params(activity: CallActivity, sensitive: frozenset[str], region: str, 
         "ivr_path": _json([_short(step) for step in activity.ivr_path or [] if step is not None][:200]),
         "ivr_inputs": _json(mask_inputs(activity.ivr_inputs or {}, sensitive)),
         "route": _json(route_dict(activity.route)),
+        "transfers": _json([transfer_dict(t) for t in (activity.transfers or [])[:20]]),
         "now": now,
     }
     params["summary"] = describe_call(params)
@@ -312,6 +317,15 @@ def mask_inputs(inputs: Mapping[str, Any], sensitive: frozenset[str]) -> dict[st
     return masked
 
 
+def transfer_dict(transfer: Mapping[str, Any]) -> dict:
+    """One blind transfer as stored: agent ids and queue short, the agent's note as text."""
+    note = transfer.get("note")
+    at = transfer.get("at")
+    return {"from_agent": _short(transfer.get("from_agent")), "to_queue": _short(transfer.get("to_queue")),
+            "to_agent": _short(transfer.get("to_agent")), "note": note[:2000] if isinstance(note, str) else None,
+            "at": _utc(at).isoformat() if at is not None else None}
+
+
 def route_dict(route: RouteRequest | None) -> dict | None:
     """The IVR's route request as plain JSON data."""
     if route is None:
@@ -326,6 +340,8 @@ def describe_call(params: dict) -> str:
     parts = [f"{params['direction'].capitalize()} call: {outcome.replace('_', ' ')}"]
     if params.get("agent_id"):
         parts.append(f"agent {params['agent_id']}")
+    if params.get("transfers"):
+        parts.append("transferred by " + ", ".join(t["from_agent"] or "?" for t in json.loads(params["transfers"])))
     if params.get("queue"):
         parts.append(f"queue {params['queue']}")
     if params.get("wait_seconds"):

@@ -169,6 +169,8 @@ class Activity(Base):
     ivr_path: Mapped[list | None] = mapped_column(Json)
     ivr_inputs: Mapped[dict | None] = mapped_column(Json)
     route: Mapped[dict | None] = mapped_column(Json)
+    # blind transfers in order: [{from_agent, to_queue, to_agent, note, at}]; agent_id is the last agent
+    transfers: Mapped[list | None] = mapped_column(Json)
     # -- the agent's wrap-up --
     disposition: Mapped[str | None] = mapped_column(String(64))
     notes: Mapped[str | None] = mapped_column(Text)

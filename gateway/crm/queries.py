@@ -95,14 +95,14 @@ UPSERT_CALL_ACTIVITY = """
 INSERT INTO activities (
     linkedid, kind, customer_id, occurred_at, direction, channel, summary, agent_id, outcome,
     raw_ani, e164, dnis, started_at, answered_at, ended_at, queue,
-    wait_seconds, talk_seconds, hold_seconds, ivr_path, ivr_inputs, route, created_at, updated_at)
+    wait_seconds, talk_seconds, hold_seconds, ivr_path, ivr_inputs, route, transfers, created_at, updated_at)
 VALUES (
     :linkedid, 'call',
     COALESCE((SELECT id FROM customers WHERE id = :customer_id),
              (SELECT customer_id FROM phone_numbers WHERE e164 = :e164)),
     :occurred_at, :direction, 'phone', :summary, :agent_id, :outcome,
     :raw_ani, :e164, :dnis, :started_at, :answered_at, :ended_at, :queue,
-    :wait_seconds, :talk_seconds, :hold_seconds, :ivr_path, :ivr_inputs, :route, :now, :now)
+    :wait_seconds, :talk_seconds, :hold_seconds, :ivr_path, :ivr_inputs, :route, :transfers, :now, :now)
 ON CONFLICT (linkedid) DO UPDATE SET
     customer_id = COALESCE(excluded.customer_id, activities.customer_id),
     occurred_at = excluded.occurred_at,
@@ -123,6 +123,7 @@ ON CONFLICT (linkedid) DO UPDATE SET
     ivr_path = COALESCE(excluded.ivr_path, activities.ivr_path),
     ivr_inputs = COALESCE(excluded.ivr_inputs, activities.ivr_inputs),
     route = COALESCE(excluded.route, activities.route),
+    transfers = COALESCE(excluded.transfers, activities.transfers),
     updated_at = excluded.updated_at
 RETURNING id"""
 

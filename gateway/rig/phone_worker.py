@@ -107,7 +107,7 @@ class Phones:
     # -- commands ---------------------------------------------------------------------------
     def cmd_init(self, sip_host: str, sip_port: int, carrier_user: str = "carrier",
                  carrier_secret: str = "", agent_secret: str = "", log_level: int = 0,
-                 log_path: str | None = None, bind: str = "127.0.0.1") -> dict:
+                 log_path: str | None = None, bind: str = "127.0.0.1", carrier: bool = True) -> dict:
         self.cfg = dict(sip_host=sip_host, sip_port=int(sip_port), carrier_user=carrier_user,
                         carrier_secret=carrier_secret, agent_secret=agent_secret)
         ep = pj.Endpoint()
@@ -136,8 +136,9 @@ class Phones:
         # No sound card: a null device clocks pjsua's conference bridge.
         ep.audDevManager.setNullDev()
         self.ep = ep
-        self.carrier = CarrierAccount(self)
-        self.carrier.setup()
+        if carrier:  # a worker playing the customers has none: every INVITE is then theirs
+            self.carrier = CarrierAccount(self)
+            self.carrier.setup()
         info = ep.transportGetInfo(self.transport_id)
         return {"local": info.localName, "pid": os.getpid(), "pjsua": ep.version.full}
 
@@ -347,12 +348,13 @@ class AgentAccount(pj.Account):
         key = f"{self.number}#{next(self.incoming)}"
         c = PhoneCall(self.phones, key, self, owner=self.number, call_id=prm.callId)
         self.phones.calls[key] = c
-        remote = ""
+        remote = local = ""
         try:
-            remote = c.info.remoteUri
+            info = c.info
+            remote, local = info.remoteUri, info.localUri
         except Exception:
             pass
-        emit({"event": "incoming", "account": self.number, "call": key, "from": remote})
+        emit({"event": "incoming", "account": self.number, "call": key, "from": remote, "to": local})
         op = pj.CallOpParam()
         op.statusCode = pj.StatusCode.RINGING
         c.answer(op)

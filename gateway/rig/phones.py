@@ -101,7 +101,7 @@ class _Worker:
     def __init__(self, bank: "PhoneBank", index: int, role: str):
         self.bank = bank
         self.index = index
-        self.role = role  # "callers" or "agents"
+        self.role = role  # "callers", "agents" or "customers"
         self.proc: asyncio.subprocess.Process | None = None
         self.pending: dict[int, asyncio.Future] = {}
         self.ids = itertools.count(1)
@@ -361,7 +361,8 @@ class AgentPhone(_Waitable):
 
     def _on_incoming(self, msg: dict) -> None:
         self.call_states[msg["call"]] = "incoming"
-        self.rings.append({"call": msg["call"], "from": msg.get("from", ""), "at": time.monotonic()})
+        self.rings.append({"call": msg["call"], "from": msg.get("from", ""), "to": msg.get("to", ""),
+                           "at": time.monotonic()})
         self._changed()
 
     def _on_state(self, msg: dict) -> None:
@@ -393,7 +394,7 @@ class AgentPhone(_Waitable):
         return self
 
     async def wait_ringing(self, timeout: float = 10.0) -> dict:
-        """The next incoming call: {"call": key, "from": remote URI, "at": monotonic}."""
+        """The next incoming call: {"call": key, "from": remote URI, "to": local URI, "at": monotonic}."""
         return await self._next("ring", self.rings, timeout)
 
     async def wait_answered(self, timeout: float = 10.0) -> dict:
@@ -457,7 +458,7 @@ class PhoneBank:
         worker = _Worker(self, len(self.workers) + 1, role)
         init = {"sip_host": self.sip_host, "sip_port": self.sip_port, "carrier_user": self.carrier_user,
                 "carrier_secret": self.carrier_secret, "agent_secret": self.agent_secret,
-                "log_level": self.log_level}
+                "log_level": self.log_level, "carrier": role != "customers"}
         if self.log_dir:
             self.log_dir.mkdir(parents=True, exist_ok=True)
             init["log_path"] = str(self.log_dir / f"pjsua-{os.getpid()}-{worker.index}.log")
@@ -536,6 +537,29 @@ class PhoneBank:
                     await worker.request("forget", account=number)
             raise
         return agent
+
+    async def register_customers(self, endpoint: str = "pstn", answer_after: float | None = 1.0,
+                                 timeout: float = 10.0) -> AgentPhone:
+        """A phone playing the customers an agent calls: registered as the outbound trunk's
+        endpoint (`pstn` in telephony_conf/pjsip.conf, the carrier's secret), in a worker of its
+        own, so it takes every INVITE whatever number it is for (`wait_ringing()["to"]` says
+        which). Answers after `answer_after` seconds, like an agent phone."""
+        if endpoint in self.agents:
+            raise PhoneError(f"{endpoint} is already registered by this bank")
+        async with self._spawn_lock:
+            worker = await self._spawn("customers")
+        phone = AgentPhone(self, worker, endpoint, answer_after)
+        self.agents[endpoint] = phone
+        worker.agents.add(endpoint)
+        try:
+            await worker.request("register", account=endpoint, answer_after=answer_after,
+                                 secret=self.carrier_secret)
+            await phone.wait_registered(timeout)
+        except BaseException:
+            worker.agents.discard(endpoint)
+            self.agents.pop(endpoint, None)
+            raise
+        return phone
 
     # -- events from the workers -------------------------------------------------------------
     def _on_event(self, worker: _Worker, msg: dict) -> None:

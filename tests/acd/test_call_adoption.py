@@ -2,7 +2,7 @@
 on the real ACD in real Redis; Asterisk's side is what CoreShowChannels and Getvar answer."""
 import pytest
 
-from gateway.calls.adoption import CallAdopter, CallCards
+from gateway.calls.adoption import CallAdopter, CallCards, call_from_card
 from gateway.calls.model import CallPhase
 from gateway.calls.tracker import CallTracker
 from gateway.routing import RouteRequest
@@ -127,3 +127,52 @@ async def no_cards_left(redis_client, key_prefix):
     yield
     async for key in redis_client.scan_iter(match=f"{key_prefix}:card*", count=1000):
         await redis_client.delete(key)
+
+
+async def agent_dialled_before_the_restart(make_acd, redis_client, key_prefix, clock):
+    acd = await make_acd()
+    await acd.login("1001")
+    await acd.start_outbound("1001", "out-1")
+    tracker = CallTracker(acd=acd, agent_for_endpoint=lambda e: e, record_activity=_ignore, clock=clock)
+    call = await tracker.begin_outbound(linkedid="out-1", agent_id="1001", number="+905321234567")
+    await CallCards(redis_client, key_prefix, "gw1").save(call)
+    await acd.stop()
+
+
+async def test_an_outbound_call_that_ended_while_the_gateway_was_down_frees_the_agent(make_acd, redis_client,
+                                                                                      key_prefix, clock):
+    await agent_dialled_before_the_restart(make_acd, redis_client, key_prefix, clock)
+    acd, tracker, adopter, written = await restarted(make_acd, redis_client, key_prefix, clock, RecordingAmi())
+    report = await adopter.adopt([])
+    assert report.ended == 1
+    (done,) = written
+    assert (done.direction, done.agent_id, done.raw_ani) == ("outbound", "1001", "+905321234567")
+    assert (await acd.get_agent_state("1001")).state.value == "available"
+
+
+async def test_an_outbound_call_still_talking_is_followed_to_its_end(make_acd, redis_client, key_prefix, clock):
+    await agent_dialled_before_the_restart(make_acd, redis_client, key_prefix, clock)
+    acd, tracker, adopter, written = await restarted(make_acd, redis_client, key_prefix, clock, RecordingAmi())
+    agent_leg = {"Channel": "PJSIP/1001-00000001", "Uniqueid": "out-1", "Linkedid": "out-1",
+                 "Context": "ctigw-outbound", "BridgeId": "b-1"}
+    report = await adopter.adopt([agent_leg])
+    assert report.adopted == 1 and tracker.calls["out-1"].phase is CallPhase.CONNECTED
+    await tracker.resync(set())  # later: the agent's leg is gone
+    (done,) = written
+    assert done.outcome() == "answered"
+    assert (await acd.get_agent_state("1001")).state.value == "wrap_up"
+
+
+async def test_a_transferred_call_adopted_after_a_restart_still_names_the_first_agent(make_acd, redis_client,
+                                                                                      key_prefix, clock):
+    await first_run_queues(make_acd, redis_client, key_prefix, clock, "T")
+    cards = CallCards(redis_client, key_prefix, "gw1")
+    (card,) = await cards.owned()
+    first = CallTracker(acd=None, agent_for_endpoint=lambda e: e, record_activity=_ignore, clock=clock)
+    call = call_from_card(card, None)
+    first.transferred_out(call, from_agent="1001", note="not: <i>acil</i>", to_queue="general")
+    await cards.save(call)
+    acd, tracker, adopter, written = await restarted(make_acd, redis_client, key_prefix, clock, RecordingAmi())
+    await adopter.adopt([])
+    (done,) = written
+    assert done.transfers[0]["from_agent"] == "1001" and done.transfers[0]["note"] == "not: <i>acil</i>"

@@ -123,3 +123,25 @@ async def test_invalid_activities_are_refused_up_front(log):
     with pytest.raises(ValueError):
         await log.record_call(call(linkedid=""))
     assert log.spooled_count() == 0
+
+
+async def test_a_transferred_call_is_one_activity_naming_every_agent_and_the_note(log, sql, demo_url):
+    note = "Fatura itirazı: <b>ödeme</b> iki kez alındı'; DROP TABLE activities; --"
+    transfers = [{"from_agent": "1001", "to_queue": "support", "to_agent": None, "note": note,
+                  "at": T0 + timedelta(minutes=2)}]
+    await log.record_call(call(outcome="transferred", agent_id="1004", queue="support", transfers=transfers))
+    (summary,) = sql.rows(demo_url, "SELECT summary FROM activities WHERE linkedid = :l", l="1763631000.42")[0]
+    await log.record_call(call(outcome="transferred", agent_id="1004", queue="support"))  # a replay without them
+    (row,) = sql.rows(demo_url, "SELECT agent_id, transfers FROM activities WHERE linkedid = :l",
+                      l="1763631000.42")
+    stored = row[1] if isinstance(row[1], list) else json.loads(row[1])
+    assert stored == [{"from_agent": "1001", "to_queue": "support", "to_agent": None, "note": note,
+                       "at": (T0 + timedelta(minutes=2)).isoformat()}]
+    assert row[0] == "1004" and "transferred by 1001" in summary
+
+
+async def test_an_outbound_call_keeps_its_direction(log, sql, demo_url):
+    await log.record_call(call(direction="outbound", outcome="no_answer", agent_id="1001", raw_ani="+905321234567"))
+    (row,) = sql.rows(demo_url, "SELECT direction, outcome, customer_id FROM activities WHERE linkedid = :l",
+                      l="1763631000.42")
+    assert tuple(row) == ("outbound", "no_answer", 1)

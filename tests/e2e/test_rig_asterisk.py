@@ -75,33 +75,37 @@ class AgiPeer:
 # --------------------------------------------------------------------------- configuration
 def test_configuration_is_loaded(asterisk):
     dialplan = asterisk.cli("dialplan show")
-    for context in ("ctigw-inbound", "ctigw-fallback", "ctigw-hold", "ctigw-connect", "ctigw-agents"):
+    for context in ("ctigw-inbound", "ctigw-fallback", "ctigw-hold", "ctigw-connect", "ctigw-agents",
+                    "ctigw-outbound"):
         assert f"Context '{context}'" in dialplan
     assert f"agi://{asterisk.agi_host}:{asterisk.agi_port}/inbound?dnis=" in dialplan
 
     endpoints = asterisk.cli("pjsip show endpoints")
     names = {line.split()[1] for line in endpoints.splitlines() if line.strip().startswith("Endpoint:")}
-    assert {"carrier", *(str(n) for n in range(1001, 1021))} <= names
+    assert {"carrier", "pstn", *(str(n) for n in range(1001, 1021))} <= names
 
     user = asterisk.cli(f"manager show user {asterisk.ami_username}")
     read = next(line for line in user.splitlines() if "read perm" in line).split(":", 1)[1]
     write = next(line for line in user.splitlines() if "write perm" in line).split(":", 1)[1]
     assert set(read.strip().split(",")) == {"call", "dialplan", "agent", "user", "reporting"}
-    assert set(write.strip().split(",")) == {"call", "reporting", "user"}
+    assert set(write.strip().split(",")) == {"call", "reporting", "user", "originate"}  # originate: click-to-dial
 
     assert "ctigw-fallback" in asterisk.cli("queue show ctigw-fallback")
     assert "Class: default" in asterisk.cli("moh show classes")
 
 
 async def test_ami_login_is_least_privilege(asterisk, ami_probe):
-    """The gateway's actions work; an Originate (not granted) is refused."""
+    """The gateway's actions work; what it needs no right for (a CLI command, an Originate that
+    runs a shell) is refused."""
     assert ami_probe.banner.startswith("Asterisk Call Manager/")
     assert (await ami_probe.action("Ping"))[0]["Response"] == "Success"
     assert (await ami_probe.action("CoreShowChannels"))[0]["Response"] == "Success"
     assert (await ami_probe.action("UserEvent", UserEvent="CtigwRigProbe"))[0]["Response"] == "Success"
-    refused = (await ami_probe.action("Originate", Channel="Local/100@ctigw-inbound", Application="Wait",
-                                      Data="1"))[0]
+    refused = (await ami_probe.action("Command", Command="core show version"))[0]
     assert refused["Response"] == "Error" and "Permission denied" in refused["Message"]
+    shell = (await ami_probe.action("Originate", Channel="Local/100@ctigw-inbound", Application="System",
+                                    Data="touch /tmp/ctigw-owned"))[0]
+    assert shell["Response"] == "Error" and "Forbidden" in shell["Message"]
     with pytest.raises(Exception):
         await AmiProbe(asterisk.ami_host, asterisk.ami_port, asterisk.ami_username, "wrong-secret").connect()
 

@@ -20,7 +20,8 @@ from doubles import RecordingAcd, RecordingConnector, RecordingDesk
 from gateway.acd.model import Connector
 from gateway.acd.service import Acd
 from gateway.calls.agi_channel import AgiChannel
-from gateway.calls.ami_bridge import AmiConnector
+from gateway.calls.agent_actions import CallerOnHold, Dialler
+from gateway.calls.ami_bridge import AmiConnector, AmiDialler
 from gateway.calls.ports import AcdPort, CrmPort, DeskPort
 from gateway.calls.services import IvrServices
 from gateway.crm.store import CrmStore
@@ -98,8 +99,14 @@ def test_implementations_match_their_protocol(protocol, cls, exact):
     assert differences(protocol, cls, exact) == []
 
 
-def test_the_ami_connector_is_the_acds_connector():
-    assert differences(Connector, AmiConnector, exact=True) == []
+def test_the_ami_connector_is_the_acds_connector_and_the_desks_hands_on_a_caller():
+    assert differences(Connector, AmiConnector, exact=False) == []
+    assert differences(CallerOnHold, AmiConnector, exact=False) == []
+    assert public_coroutines(AmiConnector) == set(protocol_methods(Connector)) | set(protocol_methods(CallerOnHold))
+
+
+def test_the_dialler_is_what_the_desk_needs():
+    assert differences(Dialler, AmiDialler, exact=False) == []
 
 
 def test_a_drift_is_caught():

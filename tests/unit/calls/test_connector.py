@@ -5,7 +5,8 @@ from types import SimpleNamespace
 
 from gateway.acd.model import QueueOutcome
 from gateway.ami.errors import AmiActionError, AmiNotConnected
-from gateway.calls.ami_bridge import AmiConnector
+from gateway.calls.ami_bridge import AmiConnector, AmiDialler
+from gateway.calls.events import OriginateFailed
 
 
 class SlowAmi:
@@ -172,3 +173,68 @@ async def test_a_connect_tells_the_call_layer_why_the_agent_was_chosen_before_th
     assert calls.offers == [(WAITING.call_id, "1001", why.to_dict())]
     assert ("offers so far", 0) not in ami.sent  # told before the Setvar and the Redirect
     assert ami.redirects() == ["ctigw-connect"]
+
+
+async def test_a_caller_transferred_back_to_hold_is_announced_again_until_the_next_connect():
+    ami = SlowAmi()
+    connector = AmiConnector(ami, ring_timeout=15)
+    call, agent = SimpleNamespace(channel="PJSIP/carrier-3"), SimpleNamespace(endpoint="1001")
+    await connector.connect(call, agent)
+    await connector.announce(call, 1, 10)  # talking to the agent: no announcement
+    await connector.return_to_hold(call.channel)
+    await connector.announce(call, 1, 10)
+    await connector.connect(call, SimpleNamespace(endpoint="1004"))
+    await connector.announce(call, 1, 10)
+    assert [ctx for name, ctx in ami.sent if name == "Redirect"] == [
+        "ctigw-connect", "ctigw-hold", "ctigw-announce", "ctigw-connect"]
+
+
+class OriginatingAmi:
+    """The AmiClient calls the dialler makes: `on` to follow OriginateResponse, `action`."""
+
+    def __init__(self):
+        self.handlers = {}
+        self.sent = []
+
+    def on(self, name, handler):
+        self.handlers[name] = handler
+
+    async def action(self, name, **fields):
+        self.sent.append((name, fields))
+        return {"Response": "Success"}
+
+
+class Tracker:
+    def __init__(self):
+        self.events = []
+
+    async def handle(self, event):
+        self.events.append(event)
+
+
+async def test_click_to_dial_originates_the_agent_into_the_outbound_context_with_the_call_id():
+    ami, tracker = OriginatingAmi(), Tracker()
+    dialler = AmiDialler(ami, ring_timeout=15)
+    dialler.attach(tracker)
+    await dialler.originate(endpoint="1001", number="+905321234567", call_id="out-gw1-1", owner="gw1")
+    ((name, fields),) = ami.sent
+    assert name == "Originate" and fields["Channel"] == "PJSIP/1001" and fields["Context"] == "ctigw-outbound"
+    assert (fields["Exten"], fields["ChannelId"], fields["Async"]) == ("+905321234567", "out-gw1-1", "true")
+    assert "CTIGW_OWNER=gw1" in fields["Variable"] and fields["Timeout"] == "15000"
+    respond = ami.handlers["OriginateResponse"]
+    await respond({"Response": "Failure", "Channel": "PJSIP/1002", "Uniqueid": "<null>", "Reason": "0"})  # not ours
+    await respond({"Response": "Failure", "Channel": "PJSIP/1001", "Uniqueid": "<null>", "Reason": "3",
+                   "Timestamp": "1764600000.5"})
+    await respond({"Response": "Failure", "Channel": "PJSIP/1001", "Uniqueid": "<null>", "Reason": "3"})  # replay
+    assert tracker.events == [OriginateFailed("out-gw1-1", "reason 3", 1764600000.5)]
+
+
+async def test_an_agent_who_picks_up_is_left_to_the_dialplan():
+    ami, tracker = OriginatingAmi(), Tracker()
+    dialler = AmiDialler(ami, ring_timeout=15)
+    dialler.attach(tracker)
+    await dialler.originate(endpoint="1001", number="+905321234567", call_id="out-gw1-2", owner="gw1")
+    respond = ami.handlers["OriginateResponse"]
+    await respond({"Response": "Success", "Channel": "PJSIP/1001-0000002a", "Uniqueid": "out-gw1-2"})
+    await respond({"Response": "Failure", "Channel": "PJSIP/1001", "Uniqueid": "<null>", "Reason": "5"})  # stale
+    assert tracker.events == []

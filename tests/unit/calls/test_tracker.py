@@ -1,6 +1,7 @@
 """The call state machine: what the ACD hears, what the desk pops, what the CRM gets."""
 from gateway.calls.ami_bridge import to_call_event
-from gateway.calls.events import CallTransferred, ChannelHungUp, DialFinished, DialStarted, HoldChanged
+from gateway.calls.events import (CallTransferred, ChannelHungUp, DialFinished, DialStarted, HoldChanged,
+                                  OriginateFailed)
 from gateway.calls.tracker import CallTracker
 from gateway.crm.numbers import Ani, classify_ani
 from gateway.crm.views import CallerView
@@ -257,3 +258,69 @@ async def test_a_call_moved_on_while_the_phone_rang_is_withdrawn_as_transferred(
     await tracker.handle(to_call_event({"Event": "BlindTransfer", "Result": "Success", "TransfereeLinkedid": "L1",
                                         "Timestamp": "107"}))
     assert desk.told() == [("offer", "a1001"), ("withdrawn", "a1001", "transferred")]
+
+async def test_a_blind_transfer_keeps_one_activity_naming_both_agents_and_pops_the_note():
+    tracker, call, acd, written, desk = make_tracker()
+    await tracker.handle(DialStarted("L1", "1001", "PJSIP/1001-1", 105.0))
+    await tracker.handle(DialFinished("L1", "1001", "ANSWER", 108.0))
+    note = "<script>alert(1)</script> müşteri faturayı sordu"
+    tracker.transferred_out(call, from_agent="a1001", note=note, to_queue="support")
+    await tracker.handle(ChannelHungUp("L1", "L1.2", "PJSIP/1001-1", "16", 120.0))  # the first agent's leg
+    assert written == [] and call.phase.value == "queued"
+    await tracker.handle(DialStarted("L1", "1002", "PJSIP/1002-2", 125.0))
+    kind, agent, pop = desk.messages[-1]
+    assert (kind, agent) == ("offer", "a1002")
+    assert (pop.transfer.from_agent, pop.transfer.note) == ("a1001", note)
+    assert pop.queue == "support"
+    await tracker.handle(DialFinished("L1", "1002", "ANSWER", 127.0))
+    await tracker.handle(ChannelHungUp("L1", "L1", "PJSIP/carrier-1", "16", 160.0))
+    (done,) = written
+    assert done.outcome() == "transferred"
+    assert done.agent_id == "a1002" and [t["from_agent"] for t in done.transfers] == ["a1001"]
+    assert done.answered_at == 108.0 and done.talk_seconds == 52.0
+    assert [c[0] for c in acd.calls] == ["agent_ringing", "agent_answered", "agent_ringing", "agent_answered",
+                                         "call_ended"]
+
+
+def make_outbound():
+    tracker, _call, acd, written, desk = make_tracker()
+    acd.calls.clear()
+    desk.messages.clear()
+    return tracker, acd, written, desk
+
+
+async def test_click_to_dial_pops_the_customer_on_the_agent_and_writes_one_outbound_activity():
+    tracker, acd, written, desk = make_outbound()
+    call = await tracker.begin_outbound(linkedid="out-1", agent_id="a1001", number="+905321234567", caller=Caller())
+    [(kind, agent, pop)] = desk.messages
+    assert (kind, agent, pop.direction) == ("offer", "a1001", "outbound")
+    assert pop.caller.name == "Çağrı Öztürk"
+    await tracker.handle(DialStarted("out-1", "pstn", "PJSIP/pstn-1", 104.0))  # agent picked up
+    await tracker.handle(DialFinished("out-1", "pstn", "ANSWER", 110.0))
+    await tracker.handle(ChannelHungUp("out-1", "out-1.1", "PJSIP/pstn-1", "16", 150.0))  # the customer's leg
+    assert written == []
+    await tracker.handle(ChannelHungUp("out-1", "out-1", "PJSIP/1001-1", "16", 150.5))
+    (done,) = written
+    assert done is call and (done.direction, done.outcome(), done.agent_id) == ("outbound", "answered", "a1001")
+    assert done.talk_seconds == 40.5
+    assert acd.calls == [("agent_leg_ended", "a1001", "out-1", {"wrapup": True})]
+
+
+async def test_an_outbound_call_the_agent_never_took_frees_them_without_wrap_up():
+    tracker, acd, written, _ = make_outbound()
+    await tracker.begin_outbound(linkedid="out-2", agent_id="a1001", number="+905321234567")
+    await tracker.handle(OriginateFailed("out-2", "no answer", 120.0))
+    await tracker.handle(ChannelHungUp("out-2", "out-2", "PJSIP/1001-1", "19", 120.1))
+    (done,) = written
+    assert done.outcome() == "no_answer"
+    assert acd.calls == [("agent_leg_ended", "a1001", "out-2", {"wrapup": False})]
+
+
+async def test_an_outbound_call_the_customer_did_not_answer_is_no_answer():
+    tracker, acd, written, _ = make_outbound()
+    await tracker.begin_outbound(linkedid="out-3", agent_id="a1001", number="+905321234567")
+    await tracker.handle(DialStarted("out-3", "pstn", "PJSIP/pstn-1", 104.0))
+    await tracker.handle(DialFinished("out-3", "pstn", "BUSY", 106.0))
+    await tracker.handle(ChannelHungUp("out-3", "out-3", "PJSIP/1001-1", "16", 107.0))
+    (done,) = written
+    assert (done.outcome(), done.dial_status) == ("no_answer", "BUSY")
