@@ -30,9 +30,10 @@ API_DESCRIPTION = ("Agent state controls and queue snapshots of the contact-cent
 def default_routers() -> list[APIRouter]:
     """The features the gateway serves; a new feature adds its router here."""
     from gateway.api.resources import router as api
+    from gateway.desk.routes import router as desk_api
     from gateway.web.pages import router as pages
 
-    return [pages, api]
+    return [pages, api, desk_api]
 
 
 def create_app(services: WebServices, routers: Iterable[APIRouter] | None = None) -> FastAPI:
