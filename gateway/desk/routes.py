@@ -194,6 +194,8 @@ async def search_customers(request: Request,
                            q: Annotated[str, Query(min_length=1, max_length=s.QUERY_MAX, description="what was typed")],
                            limit: Annotated[int, Query(ge=1, le=MAX_SEARCH_RESULTS)] = 20,
                            session: WebSession = Depends(agent_or_supervisor)) -> s.SearchResult:
+    if not q.isprintable():
+        raise HTTPException(400, '"query.q": must not contain control characters')
     hits = await _read(_service(request, "directory").search(q, limit=limit))
     return s.SearchResult(query=q, hits=[s.CustomerHit.model_validate(h.to_dict()) for h in hits])
 
