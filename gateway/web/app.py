@@ -24,7 +24,9 @@ STATIC = Path(__file__).resolve().parent / "static"
 
 API_DESCRIPTION = ("Agent state controls and queue snapshots of the contact-centre gateway. An agent token "
                    "reaches only its own agent; a supervisor token reaches the agents of its team and the "
-                   "queues whose policy names that team. Tokens come from `ctigw api-token`.")
+                   "queues whose policy names that team. Tokens come from `ctigw api-token`. The agent desk's routes "
+                   "(/desk/api) use the web sign-in session instead (its cookie, and its CSRF token in the "
+                   "X-CSRF-Token header of every change).")
 
 
 def default_routers() -> list[APIRouter]:
