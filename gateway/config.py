@@ -107,6 +107,23 @@ class IvrSettings(_Section):
     sounds_dir: str = ""  # Asterisk's sounds dir, for `flows check` of prompt names
 
 
+class NotReadyReasonEntry(_Section):
+    """One reason an agent may pick on their desk for not being ready, in both languages."""
+    code: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,31}$")]
+    tr: Annotated[str, Field(min_length=1, max_length=64)]
+    en: Annotated[str, Field(min_length=1, max_length=64)]
+
+
+DEFAULT_NOT_READY_REASONS = (
+    ("break", "Mola", "Break"),
+    ("lunch", "Yemek", "Lunch"),
+    ("meeting", "Toplantı", "Meeting"),
+    ("training", "Eğitim", "Training"),
+    ("coaching", "Koçluk", "Coaching"),
+    ("back_office", "Arka ofis işi", "Back-office work"),
+)
+
+
 class AcdSettings(_Section):
     roster: str = str(EXAMPLES_ROOT / "agents" / "roster.yaml")
     ring_timeout: Annotated[int, Field(gt=0)] = 15
@@ -123,9 +140,15 @@ class AcdSettings(_Section):
     connect_retry_jitter: float = 0.25
     # Where a relax step's `outcome: voicemail` records the caller (a folder on the Asterisk host).
     voicemail_dir: str = "/var/spool/asterisk/ctigw-voicemail"
+    # The reasons the agent desk offers for "not ready" (the ACD's own RONA and login aside).
+    not_ready_reasons: Annotated[list[NotReadyReasonEntry], Field(min_length=1, max_length=32)] = [
+        NotReadyReasonEntry(code=c, tr=tr, en=en) for c, tr, en in DEFAULT_NOT_READY_REASONS]
 
     @model_validator(mode="after")
     def _rules_across_keys(self):
+        codes = [r.code for r in self.not_ready_reasons]
+        if len(set(codes)) != len(codes):
+            raise ValueError("not_ready_reasons: a code is listed twice")
         # Otherwise one late refresh of the mark would already send waiting callers away.
         if self.hold_grace < 2 * self.hold_slice:
             raise ValueError(f"hold_grace ({self.hold_grace}) must be at least twice hold_slice ({self.hold_slice})")

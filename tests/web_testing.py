@@ -44,7 +44,8 @@ class RunningWeb:
 
 async def start_web(acd, redis, key_prefix: str, db_path: Path, *, secret: str = SECRET, idle: float = 1800,
                     absolute: float = 12 * 3600, failures: int = 5, lockout: float = 60,
-                    clock=None, routers=None) -> RunningWeb:
+                    clock=None, routers=None, **desk) -> RunningWeb:
+    """`desk`: the agent desk's services (desk, wrapups, directory, agent_calls), if the test needs them."""
     url = f"sqlite:///{db_path}"
     await asyncio.to_thread(upgrade_database, url)
     engine = sync_engine(url)
@@ -53,7 +54,7 @@ async def start_web(acd, redis, key_prefix: str, db_path: Path, *, secret: str =
         acd=acd, accounts=AccountStore(engine, hasher=FAST_HASHER), audit=AuditLog(engine),
         sessions=SessionStore(redis, key_prefix, idle=idle, absolute=absolute, **session_kwargs),
         throttle=LoginThrottle(redis, key_prefix, failures=failures, lockout=lockout),
-        revocations=TokenRevocations(redis, key_prefix), token_secret=secret)
+        revocations=TokenRevocations(redis, key_prefix), token_secret=secret, **desk)
     server = WebServer(create_app(services, routers), grace=1)
     await server.start(0, "127.0.0.1")
     return RunningWeb(server, services, engine)

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from gateway.acd.acw import WrapupTimedOut
+from gateway.acd.errors import AgentStateError
 from gateway.acd.queue_config import BUILTIN_DISPOSITIONS, AfterCallWork, Disposition
 from gateway.acd.states import AgentState, AgentStatus
 from gateway.crm.backend import CrmUnavailable
@@ -171,6 +172,20 @@ class WrapupService:
             if record is not None and record.disposition is not None:
                 return await self.acd.disposition_saved(agent_id, status.call_id)
         return await self.acd.end_wrapup(agent_id)
+
+    async def check_may_leave_wrapup(self, agent_id: str, status: AgentStatus | None = None) -> None:
+        """Raise AgentStateError if the agent is in a mandatory wrap-up whose disposition is not
+        saved yet: going not ready or logging out must not skip it either."""
+        status = status or await self.acd.get_agent_state(agent_id)
+        if status.state is not AgentState.WRAP_UP or not self._acw(status.queue).mandatory:
+            return
+        try:
+            record = await self.directory.call_record(status.call_id)
+        except (CrmUnavailable, DirectoryError):
+            record = None
+        if record is None or record.disposition is None:
+            raise AgentStateError(f"agent {agent_id} must save the wrap-up of call {status.call_id} first "
+                                  "(mandatory after-call work)")
 
     # -- internals ---------------------------------------------------------------------
     async def _own_call(self, agent_id: str, linkedid: str, *, need_record: bool

@@ -24,15 +24,18 @@ STATIC = Path(__file__).resolve().parent / "static"
 
 API_DESCRIPTION = ("Agent state controls and queue snapshots of the contact-centre gateway. An agent token "
                    "reaches only its own agent; a supervisor token reaches the agents of its team and the "
-                   "queues whose policy names that team. Tokens come from `ctigw api-token`.")
+                   "queues whose policy names that team. Tokens come from `ctigw api-token`. The agent desk's routes "
+                   "(/desk/api) use the web sign-in session instead (its cookie, and its CSRF token in the "
+                   "X-CSRF-Token header of every change).")
 
 
 def default_routers() -> list[APIRouter]:
     """The features the gateway serves; a new feature adds its router here."""
     from gateway.api.resources import router as api
+    from gateway.desk.routes import router as desk_api
     from gateway.web.pages import router as pages
 
-    return [pages, api]
+    return [pages, api, desk_api]
 
 
 def create_app(services: WebServices, routers: Iterable[APIRouter] | None = None) -> FastAPI:

@@ -2,9 +2,10 @@
 test) and handed to create_app. Routes reach them through gateway.web.deps."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from gateway.api.revocations import TokenRevocations
+from gateway.desk.reasons import NOT_READY_REASONS, NotReadyReason, not_ready_reasons
 from gateway.web.accounts import AccountStore
 from gateway.web.audit import AuditLog
 from gateway.web.sessions import SessionStore
@@ -23,13 +24,20 @@ class WebServices:
     revocations: TokenRevocations
     token_secret: str = ""  # the API's bearer tokens; empty: every token is refused
     max_body: int = MAX_BODY_BYTES
+    # The agent desk's services (gateway/desk/routes.py); a route whose service is missing answers 503.
+    desk: object = None  # gateway.desk.service.DeskService
+    wrapups: object = None  # gateway.desk.wrapup.WrapupService
+    directory: object = None  # gateway.crm.directory.CustomerDirectory
+    agent_calls: object = None  # gateway.calls.agent_actions.AgentCallActions
+    not_ready_reasons: tuple[NotReadyReason, ...] = field(default=NOT_READY_REASONS)
 
     def __repr__(self) -> str:  # never show the secret
         return "<WebServices>"
 
 
-def web_services(settings, redis, acd, engine) -> WebServices:
-    """The services for `settings`, on a Redis client and the CRM database's sync engine."""
+def web_services(settings, redis, acd, engine, **desk) -> WebServices:
+    """The services for `settings`, on a Redis client and the CRM database's sync engine;
+    `desk`: the agent desk's (desk, wrapups, directory, agent_calls)."""
     http, prefix = settings.http, settings.redis.key_prefix
     return WebServices(
         acd=acd,
@@ -39,4 +47,6 @@ def web_services(settings, redis, acd, engine) -> WebServices:
         throttle=LoginThrottle(redis, prefix, failures=http.login_failures, lockout=http.login_lockout),
         revocations=TokenRevocations(redis, prefix),
         token_secret=http.token_secret,
+        not_ready_reasons=not_ready_reasons(settings),
+        **desk,
     )

@@ -150,7 +150,7 @@ async def test_openapi_document_names_every_path(api):
     assert r.status == 200
     doc = r.json()
     assert doc["openapi"].startswith("3.1")
-    assert set(doc["paths"]) == {f"{V1}/agents/{{agent_id}}", f"{V1}/queues/{{queue}}",
+    assert {p for p in doc["paths"] if p.startswith(V1)} == {f"{V1}/agents/{{agent_id}}", f"{V1}/queues/{{queue}}",
                                  *(f"{V1}/agents/{{agent_id}}/{a}" for a in
                                    ("login", "logout", "ready", "not-ready", "end-wrapup"))}
     assert doc["paths"][f"{V1}/agents/{{agent_id}}/not-ready"]["post"]["requestBody"]["required"] is True

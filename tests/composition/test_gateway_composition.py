@@ -169,3 +169,39 @@ async def test_a_call_that_cannot_be_queued_gets_no_verdict_so_the_dialplan_fall
         assert gw.tracker.calls[LINKEDID].queue_exit == "fallback"
     finally:
         await gw.stop()
+
+
+async def test_the_gateway_serves_the_agent_desk_api_on_its_own_services(ami, tmp_path):
+    """The desk's routes reach the gateway's ACD, CRM directory and wrap-ups (gateway/app.py wiring)."""
+    import httpx
+
+    from gateway.crm.migrate import sync_engine
+    from gateway.web.accounts import AccountStore
+    from web_testing import FAST_HASHER, sign_in
+
+    s = gateway_settings(ami, tmp_path)
+    s.http.token_secret, s.http.port = "composition-" + "s" * 20, 0
+    s.acd.not_ready_reasons = s.acd.not_ready_reasons[:1]
+    engine = sync_engine(s.crm_url)
+    AccountStore(engine, hasher=FAST_HASHER).add("ayse", "a long password", role="agent", agent_id=AGENT)
+    engine.dispose()
+    gw = Gateway(s, ivr_clock=lambda: OFFICE_HOURS)
+    await gw.start()
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{gw.api.port}", timeout=10) as ayse:
+            assert (await sign_in(ayse, "ayse", "a long password")).status_code == 303
+            session = await gw.api.app.state.services.sessions.get(ayse.cookies["ctigw_session"])
+            ayse.headers["X-CSRF-Token"] = session.csrf_token
+            me = (await ayse.get("/desk/api/me")).json()
+            assert [r["code"] for r in me["not_ready_reasons"]] == ["break"]
+            r = await ayse.post("/desk/api/state", json={"state": "ready"})
+            assert r.json()["state"] == "available"
+            assert (await gw.acd.get_agent_state(AGENT)).state is AgentState.AVAILABLE
+            hits = (await ayse.get("/desk/api/customers", params={"q": "ÇAĞRI"})).json()["hits"]
+            assert hits[0]["name"] == "Çağrı Öztürk"
+            r = await ayse.get("/desk/api/calls/no-such-call/wrapup")
+            assert (r.status_code, r.json()) == (403, {"error": "this call is not yours to wrap up"})
+            r = await ayse.post("/desk/api/dial", json={"number": "not a number"})
+            assert r.status_code == 400
+    finally:
+        await gw.stop()
