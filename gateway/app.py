@@ -113,7 +113,7 @@ class Gateway:
         self.agi.listen(s.agi.port, s.agi.bind, backlog=s.agi.backlog)
         self.api = None
         if s.http.token_secret:  # the web: sign-in pages, the desk and the REST API
-            self.api = await start_gateway_web(s, self.redis, self.acd)
+            self.api = await start_gateway_web(s, self.redis, self.acd, desk=self.desk, wrapups=self.wrapups)
             log.info("web on http://%s:%d/login, API /api/v1 (tokens: ctigw api-token)", s.http.bind, self.api.port)
         else:
             log.info("HTTP off: set [http] token_secret (CTIGW_HTTP_TOKEN_SECRET) to turn the web and its API on")

@@ -151,6 +151,10 @@ class HttpSettings(_Section):
     login_failures: Annotated[int, Field(gt=0)] = 5
     login_lockout: Annotated[int, Field(gt=0)] = 60
     api_token_ttl: Annotated[int, Field(gt=0)] = 30 * 24 * 3600  # `ctigw api-token` without --ttl
+    # The reasons an agent picks from on the desk when going not ready (reason codes; the
+    # page shows the catalogue's label for the known ones, the code itself for others).
+    not_ready_reasons: Annotated[tuple[Annotated[str, Field(pattern=r"^[a-z0-9_]{1,32}$")], ...],
+                                 Field(min_length=1)] = ("break", "lunch", "meeting", "training", "coaching")
 
 
 class RigSettings(_Section):

@@ -88,7 +88,7 @@ class WebServer:
                 callback()
 
 
-async def start_gateway_web(settings, redis, acd) -> WebServer:
+async def start_gateway_web(settings, redis, acd, *, desk=None, wrapups=None) -> WebServer:
     """The gateway's web application ([http] bind/port/backlog), on the CRM database's
     accounts and audit log and the gateway's Redis; stopping it releases the database."""
     from gateway.crm.migrate import sync_engine
@@ -96,7 +96,7 @@ async def start_gateway_web(settings, redis, acd) -> WebServer:
     from gateway.web.services import web_services
 
     engine = sync_engine(settings.crm_url)
-    server = WebServer(create_app(web_services(settings, redis, acd, engine)))
+    server = WebServer(create_app(web_services(settings, redis, acd, engine, desk=desk, wrapups=wrapups)))
     server.on_stop(engine.dispose)
     try:
         await server.start(settings.http.port, settings.http.bind, settings.http.backlog)

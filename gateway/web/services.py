@@ -23,13 +23,17 @@ class WebServices:
     revocations: TokenRevocations
     token_secret: str = ""  # the API's bearer tokens; empty: every token is refused
     max_body: int = MAX_BODY_BYTES
+    desk: object | None = None  # gateway.desk.service.DeskService: the agent desk's live page
+    wrapups: object | None = None  # gateway.desk.wrapup.WrapupService
+    not_ready_reasons: tuple[str, ...] = ("break", "lunch", "meeting", "training", "coaching")
 
     def __repr__(self) -> str:  # never show the secret
         return "<WebServices>"
 
 
-def web_services(settings, redis, acd, engine) -> WebServices:
-    """The services for `settings`, on a Redis client and the CRM database's sync engine."""
+def web_services(settings, redis, acd, engine, *, desk=None, wrapups=None) -> WebServices:
+    """The services for `settings`, on a Redis client and the CRM database's sync engine
+    (and the agent desk's services, when the gateway has them)."""
     http, prefix = settings.http, settings.redis.key_prefix
     return WebServices(
         acd=acd,
@@ -39,4 +43,7 @@ def web_services(settings, redis, acd, engine) -> WebServices:
         throttle=LoginThrottle(redis, prefix, failures=http.login_failures, lockout=http.login_lockout),
         revocations=TokenRevocations(redis, prefix),
         token_secret=http.token_secret,
+        desk=desk,
+        wrapups=wrapups,
+        not_ready_reasons=tuple(http.not_ready_reasons),
     )
