@@ -223,7 +223,7 @@ async def change_state(request: Request, change: StateChange, session=Depends(ag
     agent_id = _agent_id(session)
     acd = web.acd
     if change.state == "not_ready" and change.reason not in web.not_ready_reasons:
-        raise HTTPException(422, "choose one of the configured not-ready reasons")
+        raise HTTPException(400, "choose one of the configured not-ready reasons")
     target = change.reason if change.state == "not_ready" else None
     try:
         status = await acd.get_agent_state(agent_id)
