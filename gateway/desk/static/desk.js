@@ -72,10 +72,11 @@ function applyAgent(status) {
 
 function tick() {
   if (agent) {
+    if (!agent.since) { $("state-time").textContent = ""; }
     const seconds = agent.since ? Math.max(0, Math.floor(serverNow() - agent.since)) : 0;
     const h = Math.floor(seconds / 3600), m = Math.floor((seconds % 3600) / 60), s = seconds % 60;
     const two = (n) => String(n).padStart(2, "0");
-    $("state-time").textContent = h ? `${h}:${two(m)}:${two(s)}` : `${m}:${two(s)}`;
+    if (agent.since) $("state-time").textContent = h ? `${h}:${two(m)}:${two(s)}` : `${m}:${two(s)}`;
     const acw = $("acw");
     if (agent.state === "wrap_up") {
       acw.hidden = false;
