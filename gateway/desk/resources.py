@@ -84,11 +84,20 @@ def _strings(gettext, reasons) -> dict:
                  "only_candidate": _("You were the only agent who could take it."),
                  "tie_break": _("Equal with others: your agent number decided."),
                  "first_free_agent": _("The caller waited; you came free first.")},
-        "case_status": {s: _(s) for s in CASE_STATUSES},
+        "case_status": {code: _(CASE_STATUS_LABELS[code]) for code in CASE_STATUSES},
+        "priority": {"low": _("low priority"), "normal": _("normal priority"), "high": _("high priority"),
+                     "urgent": _("urgent")},
+        "tier": {"platinum": _("Platinum"), "gold": _("Gold"), "silver": _("Silver"), "bronze": _("Bronze"),
+                 "standard": _("Standard"), "lead": _("Lead")},
+        "activity": {"call": _("call"), "email": _("e-mail"), "note": _("note"), "case_update": _("case update"),
+                     "sms": _("SMS"), "inbound": _("inbound"), "outbound": _("outbound"),
+                     "answered": _("answered"), "abandoned_ivr": _("hung up in the IVR"),
+                     "abandoned_queue": _("hung up while waiting"), "voicemail": _("voicemail"),
+                     "callback": _("callback"), "transferred": _("transferred")},
         "unknown_caller": _("Unknown caller"),
         "withheld": _("Number withheld"),
         "repeat": _("Repeat caller: %(count)s calls in the last 7 days"),
-        "candidates": _("%(count)s agents could take it"),
+        "candidates": _("Agents who could take it: %(count)s"),
         "waited": _("%(seconds)s s"),
         "none": _("None"),
         "connected": _("Connected"),
@@ -108,6 +117,7 @@ def _strings(gettext, reasons) -> dict:
     }
 
 
+CASE_STATUS_LABELS = {"open": "Open", "pending": "Pending", "resolved": "Resolved", "closed": "Closed"}
 # The not-ready reason codes the catalogue has labels for (others show as their code).
 REASON_LABELS = {"break": "Break", "lunch": "Lunch", "meeting": "Meeting", "training": "Training",
                  "coaching": "Coaching", "RONA": "Missed call", "login": "Just signed in"}
@@ -124,7 +134,7 @@ async def desk_page(request: Request, session=Depends(require_role("agent", "sup
     strings = _strings(gettext, web.not_ready_reasons)
     return templates.TemplateResponse(request, "agent_desk.html", {
         "locale": session.locale, "_": gettext, "session": session, "reasons": reasons,
-        "strings": strings})
+        "strings": strings, "case_statuses": [(c, gettext(CASE_STATUS_LABELS[c])) for c in CASE_STATUSES]})
 
 
 # -- the live socket ------------------------------------------------------------------------

@@ -11,6 +11,12 @@ const CSRF = document.querySelector('meta[name="csrf-token"]').content;
 const numbers = new Intl.NumberFormat(LOCALE);
 const money = new Intl.NumberFormat(LOCALE, { minimumFractionDigits: 2, maximumFractionDigits: 2 });
 const dates = new Intl.DateTimeFormat(LOCALE, { dateStyle: "medium", timeStyle: "short" });
+const languages = new Intl.DisplayNames([LOCALE], { type: "language" });
+const word = (map, code) => (code && map[code]) || code;
+const languageName = (code) => {
+  if (!code) return null;
+  try { return languages.of(code); } catch (e) { return code; }
+};
 
 const fill = (text, values) => text.replace(/%\((\w+)\)s/g, (_, key) => String(values[key] ?? ""));
 const setText = (id, value) => { $(id).textContent = value == null || value === "" ? "—" : String(value); };
@@ -165,10 +171,11 @@ function renderPop(message) {
   repeat.hidden = !caller.repeat_caller;
   repeat.textContent = caller.repeat_caller ? fill(T.repeat, { count: numbers.format(caller.calls_last_7_days || 0) }) : "";
   setText("caller-account", caller.account_number);
-  setText("caller-tier", [caller.tier, caller.segment, caller.is_lead ? T.lead : null].filter(Boolean).join(" · "));
+  setText("caller-tier", [word(T.tier, caller.tier), caller.segment, caller.is_lead ? T.lead : null]
+    .filter(Boolean).join(" · "));
   setText("caller-value", caller.lifetime_value != null && caller.lifetime_value !== ""
     ? money.format(Number(caller.lifetime_value)) : null);
-  setText("caller-language", pop.language || caller.language);
+  setText("caller-language", languageName(pop.language || caller.language));
   setText("last-agent", caller.last_agent_id);
   setText("queue", pop.queue);
   setText("waited", fill(T.waited, { seconds: numbers.format(Math.round(pop.waited_seconds || 0)) }));
@@ -183,9 +190,11 @@ function renderPop(message) {
     inputs.append(dt, dd);
   }
   list("open-cases", caller.open_cases || [], (c) =>
-    `#${c.id} ${c.subject} · ${T.case_status[c.status] || c.status} · ${c.priority}${c.opened_at ? " · " + when(c.opened_at) : ""}`);
+    `#${c.id} ${c.subject} · ${word(T.case_status, c.status)} · ${word(T.priority, c.priority)}` +
+    (c.opened_at ? " · " + when(c.opened_at) : ""));
   list("activities", caller.recent_activities || [], (a) =>
-    [when(a.occurred_at), a.kind, a.direction, a.agent_id, a.disposition || a.outcome, a.summary]
+    [when(a.occurred_at), word(T.activity, a.kind), word(T.activity, a.direction), a.agent_id,
+      a.disposition || word(T.activity, a.outcome), a.summary]
       .filter(Boolean).join(" · "));
 }
 
