@@ -53,6 +53,10 @@ def watch(base, username, loop, desk, agent_id, shots) -> dict:
     try:
         wait = sign_in_and_wait(driver, base, username)
         seen["state"] = driver.find_element(By.ID, "state").text
+        driver.find_element(By.ID, "btn-ready").click()  # the time in the state runs
+        wait.until(lambda d: d.find_element(By.ID, "state").get_attribute("data-state") == "available")
+        wait.until(lambda d: d.find_element(By.ID, "state-time").text in ("0:02", "0:03"))
+        seen["ready"] = driver.find_element(By.ID, "state").text
         run(loop, desk.offer(agent_id, hostile_pop("hostile-call")))
         wait.until(lambda d: d.find_element(By.ID, "pop").is_displayed()
                    and d.find_element(By.ID, "caller-name").text)
@@ -97,7 +101,9 @@ async def test_a_hostile_caller_shows_as_text_in_the_agents_language(start, redi
     assert not [m for m in seen["console"] if "Content Security Policy" in m], seen["console"]
     if username == "ayse":
         assert (seen["state"], seen["kind"], seen["value"]) == ("Oturum kapalı", "Gelen çağrı", "12.500,50")
+        assert seen["ready"] == "Hazır"
         assert seen["withdrawn"] == "Arayan siz cevaplamadan kapattı."
     else:
         assert (seen["state"], seen["kind"], seen["value"]) == ("Logged out", "Incoming call", "12,500.50")
+        assert seen["ready"] == "Ready"
         assert seen["withdrawn"] == "The caller hung up before you answered."

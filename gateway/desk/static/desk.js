@@ -271,9 +271,10 @@ async function openWrapup(callId) {
   $("wrapup").dataset.call = callId;
 }
 
-function wrapupMessage(text) {
+function wrapupMessage(text, ok = false) {
   const box = $("wrapup-message");
   box.hidden = !text;
+  box.dataset.ok = ok ? "yes" : "no";
   box.textContent = text || "";
 }
 
@@ -287,7 +288,7 @@ async function saveWrapup(event) {
   }
   try {
     const result = await post("/desk/wrapup", body);
-    wrapupMessage(result.spooled ? T.spooled : T.saved);
+    wrapupMessage(result.spooled ? T.spooled : T.saved, true);
     $("wrapup").dataset.saved = "yes";
     $("save-wrapup").disabled = true;
   } catch (error) {
