@@ -157,6 +157,10 @@ async def test_the_desk_posts_need_the_csrf_token_and_the_agent_role_and_are_aud
         assert refused.status_code == 403, path
     assert (await acd.get_agent_state("1001")).state.value == "logged_out"
 
+    # From logged out straight to not ready with a reason (signed in to the queues, paused).
+    paused = await ayse.post("/desk/state", json={"state": "not_ready", "reason": "training"},
+                             headers={"X-CSRF-Token": token})
+    assert (paused.json()["agent"]["state"], paused.json()["agent"]["reason"]) == ("not_ready", "training")
     ready = await ayse.post("/desk/state", json={"state": "ready"}, headers={"X-CSRF-Token": token})
     assert (ready.status_code, ready.json()["agent"]["state"]) == (200, "available")
     paused = await ayse.post("/desk/state", json={"state": "not_ready", "reason": "lunch"},
@@ -170,6 +174,8 @@ async def test_the_desk_posts_need_the_csrf_token_and_the_agent_role_and_are_aud
                             headers={"X-CSRF-Token": token})
     assert other.status_code == 400
     assert (await acd.get_agent_state("1003")).state.value == "logged_out"
+    out = await ayse.post("/desk/state", json={"state": "logged_out"}, headers={"X-CSRF-Token": token})
+    assert out.json()["agent"]["state"] == "logged_out"
 
     selin = await signed_in(web, "selin")
     selin_token = form_token((await selin.get("/desk")).text)
@@ -179,3 +185,57 @@ async def test_the_desk_posts_need_the_csrf_token_and_the_agent_role_and_are_aud
     assert ("ayse", "desk.ready", None, "ok") in actions and ("ayse", "desk.not_ready", "lunch", "ok") in actions
     await ayse.aclose()
     await selin.aclose()
+
+
+async def test_an_agent_wraps_up_their_own_call_in_their_language_and_nobody_elses(desk_web, tmp_path):
+    from datetime import datetime, timezone
+
+    from gateway.acd.states import AgentState
+    from gateway.crm.activities import ActivityLog, CallActivity
+    from gateway.crm.directory import CustomerDirectory
+    from gateway.crm.store import CrmStore
+    from gateway.desk.wrapup import WrapupService
+    from gateway.routing import RouteRequest
+
+    web, acd = desk_web, desk_web.services.acd
+    url = f"sqlite:///{tmp_path / 'crm.sqlite3'}"  # the application's own CRM file
+    store = await CrmStore.open(url, region="TR")
+    log = ActivityLog(store, tmp_path / "spool.sqlite3")
+    directory = await CustomerDirectory.open(url, region="TR")
+    web.services.wrapups = WrapupService(acd, log, directory)
+    try:
+        linkedid = "1764000000.42"
+        await acd.login("1001")
+        await acd.enqueue(linkedid, "PJSIP/in-1", RouteRequest("billing", ("billing",), "tr", 2))
+        await acd.agent_answered("1001", linkedid)
+        await log.record_call(CallActivity(linkedid=linkedid, raw_ani="+905551112233", outcome="answered",
+                                           agent_id="1001", queue="billing", started_at=datetime.now(timezone.utc)))
+        await acd.call_ended(linkedid)
+        assert (await acd.get_agent_state("1001")).state is AgentState.WRAP_UP
+
+        ayse, emily = await signed_in(web, "ayse"), await signed_in(web, "emily")
+        emily_token = form_token((await emily.get("/desk")).text)
+        assert (await emily.get(f"/desk/wrapup/{linkedid}")).status_code == 404
+        stolen = await emily.post("/desk/wrapup", json={"call_id": linkedid, "disposition": "resolved",
+                                                        "notes": "not mine"}, headers={"X-CSRF-Token": emily_token})
+        assert stolen.status_code == 422
+
+        form = (await ayse.get(f"/desk/wrapup/{linkedid}")).json()
+        assert (form["queue"], form["dispositions"][0]) == ("billing", {"code": "resolved", "label": "Çözüldü"})
+        token = form_token((await ayse.get("/desk")).text)
+        notes = "<img src=x onerror=alert(1)> iade onaylandı"
+        saved = await ayse.post("/desk/wrapup", json={"call_id": linkedid, "disposition": "resolved", "notes": notes},
+                                headers={"X-CSRF-Token": token})
+        assert (saved.status_code, saved.json()["disposition"], saved.json()["agent_state"]) == \
+            (200, "resolved", "available")
+        record = await directory.call_record(linkedid)
+        assert (record.agent_id, record.disposition) == ("1001", "resolved")
+        actions = [(r.actor, r.action, r.target, r.outcome) for r in web.services.audit.recent(20)]
+        assert ("ayse", "desk.wrapup", linkedid, "ok") in actions
+        assert ("emily", "desk.wrapup", linkedid, "refused") in actions
+        await ayse.aclose()
+        await emily.aclose()
+    finally:
+        await directory.close()
+        await log.close()
+        await store.close()
