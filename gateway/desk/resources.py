@@ -47,7 +47,9 @@ templates = Jinja2Templates(env=Environment(loader=FileSystemLoader([HERE / "tem
                                             autoescape=True))
 router = APIRouter(include_in_schema=False)
 agent_only = require_role("agent")
-SESSION_RECHECK = 15.0  # seconds: an open socket closes soon after its session ends
+# Seconds: an open socket closes soon after its session ends. Each check restarts the session's
+# idle clock: an agent waiting for calls on an open desk is not idle (session_absolute still ends it).
+SESSION_RECHECK = 15.0
 
 
 def _agent_id(session) -> str:

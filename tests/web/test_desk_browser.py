@@ -7,6 +7,7 @@ import shutil
 
 import pytest
 
+from gateway.desk import resources
 from gateway.desk.pop import CallerCard, CaseCard, Routing, ScreenPop, WithdrawReason
 from gateway.desk.service import DeskService
 from test_browser import CHROMEDRIVER, CHROMIUM, browser
@@ -44,7 +45,7 @@ def run(loop, coro):
     return asyncio.run_coroutine_threadsafe(coro, loop).result(10)
 
 
-def watch(base, username, loop, desk, agent_id, shots) -> dict:
+def watch(base, username, loop, desk, sessions, agent_id, shots) -> dict:
     from selenium.common.exceptions import NoAlertPresentException
     from selenium.webdriver.common.by import By
 
@@ -79,6 +80,10 @@ def watch(base, username, loop, desk, agent_id, shots) -> dict:
         except NoAlertPresentException:
             seen["alert"] = False
         seen["console"] = [entry["message"] for entry in driver.get_log("browser")]
+        # Signed out elsewhere: the open page notices and goes to the sign-in page.
+        run(loop, sessions.delete(driver.get_cookie("ctigw_session")["value"]))
+        wait.until(lambda d: d.current_url == f"{base}/login")
+        seen["after_sign_out"] = driver.current_url
     finally:
         driver.quit()
     return seen
@@ -86,19 +91,21 @@ def watch(base, username, loop, desk, agent_id, shots) -> dict:
 
 @pytest.mark.parametrize("username, agent_id", [("ayse", "1001"), ("emily", "1003")])
 async def test_a_hostile_caller_shows_as_text_in_the_agents_language(start, redis_client, key_prefix, tmp_path,
-                                                                     username, agent_id):
+                                                                     username, agent_id, monkeypatch):
     if not (shutil.which(CHROMIUM) and shutil.which(CHROMEDRIVER)):
         pytest.fail("chromium and chromium-driver are not installed (scripts/setup --test installs them)")
     web = await start()
     web.services.desk = desk = DeskService(redis_client, key_prefix)
     add_accounts(web)
+    monkeypatch.setattr(resources, "SESSION_RECHECK", 0.3)
     loop = asyncio.get_running_loop()
-    seen = await asyncio.to_thread(watch, web.url, username, loop, desk, agent_id, tmp_path)
+    seen = await asyncio.to_thread(watch, web.url, username, loop, desk, web.services.sessions, agent_id, tmp_path)
     print(f"screenshots: {tmp_path}")
     assert seen["name"] == HOSTILE and seen["case"].startswith("#7 " + HOSTILE_CASE)
     assert '"><svg onload=alert(2)>' in seen["inputs"]
     assert (seen["markup"], seen["pwned"], seen["alert"]) == (0, None, False)
     assert not [m for m in seen["console"] if "Content Security Policy" in m], seen["console"]
+    assert seen["after_sign_out"] == f"{web.url}/login"
     if username == "ayse":
         assert (seen["state"], seen["kind"], seen["value"]) == ("Oturum kapalı", "Gelen çağrı", "12.500,50")
         assert seen["ready"] == "Hazır"

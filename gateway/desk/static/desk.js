@@ -36,11 +36,22 @@ function connect() {
   socket = new WebSocket(`${scheme}//${location.host}/desk/ws`);
   socket.addEventListener("open", () => { retry = 500; showConnection(true); });
   socket.addEventListener("message", (event) => receive(JSON.parse(event.data)));
-  socket.addEventListener("close", () => {
+  socket.addEventListener("close", async () => {
     showConnection(false);
+    if (await signedOut()) { location.assign("/login"); return; }
     setTimeout(connect, retry);
     retry = Math.min(retry * 2, 10000);
   });
+}
+
+// The session ended (signed out elsewhere, expired): the desk page itself now redirects.
+async function signedOut() {
+  try {
+    const response = await fetch("/desk", { method: "GET", credentials: "same-origin", redirect: "manual" });
+    return response.type === "opaqueredirect";
+  } catch (e) {
+    return false; // the network is down: keep trying
+  }
 }
 
 function showConnection(up) {
