@@ -162,3 +162,28 @@ async def test_the_agent_sees_the_caller_while_the_phone_rings_and_wraps_up_in_t
     assert len(activities(crm_db, linkedid)) == 1  # still the call's one activity
     assert [c for c in await gateway.directory.open_cases(row["customer_id"]) if c.id == int(case_id)] == []
     assert not [m for m in console if "Content Security Policy" in m], console
+
+
+async def test_a_caller_who_hangs_up_while_the_phone_rings_withdraws_the_pop_with_a_note(
+        web_on, gateway, crm_db, phones, tmp_path):
+    if not (shutil.which(CHROMIUM) and shutil.which(CHROMEDRIVER)):
+        pytest.fail("chromium and chromium-driver are not installed (scripts/setup --test installs them)")
+    accounts = gateway.api.app.state.services.accounts
+    await asyncio.to_thread(accounts.add, "deniz", PASSWORD, role="agent", agent_id="1001",
+                            display_name="Deniz Aydın", locale="en")
+    phone = await phones.register_agent("1001", answer_after=None)  # lets it ring
+    page = await asyncio.to_thread(Page, f"http://127.0.0.1:{gateway.api.port}")
+    try:
+        await asyncio.to_thread(page.sign_in, "deniz")
+        await asyncio.to_thread(page.go_ready)
+        call = await cagri_calls_billing(gateway, phones)
+        await asyncio.to_thread(page.pop_kind, "offer")
+        assert phone.calls_answered == 0
+        await call.hangup()
+        await asyncio.to_thread(page.pop_kind, "withdrawn")
+        note = await asyncio.to_thread(page.text, "withdrawn-note")
+        name = await asyncio.to_thread(page.text, "caller-name")
+        await asyncio.to_thread(page.shot, tmp_path / "withdrawn-en.png")
+    finally:
+        await asyncio.to_thread(page.quit)
+    assert (note, name) == ("The caller hung up before you answered.", "Çağrı Öztürk")

@@ -245,10 +245,18 @@ async function openWrapup(callId) {
   wrapupCall = callId;
   wrapupMessage("");
   let form;
+  const caller = (deskMessage && deskMessage.call_id === callId && deskMessage.pop.caller) || {};
   try {
-    const response = await fetch(`/desk/wrapup/${encodeURIComponent(callId)}`, { credentials: "same-origin" });
-    form = await response.json();
-    if (!response.ok) throw new Error(form.error || String(response.status));
+    // The call's CRM activity is written as the call ends, maybe a moment after this news:
+    // until it is there the form does not know the customer, so ask again briefly.
+    for (let attempt = 0; ; attempt++) {
+      const response = await fetch(`/desk/wrapup/${encodeURIComponent(callId)}`, { credentials: "same-origin" });
+      form = await response.json();
+      if (!response.ok) throw new Error(form.error || String(response.status));
+      if (form.customer_id != null || caller.customer_id == null || attempt >= 10) break;
+      await new Promise((resolve) => setTimeout(resolve, 300));
+    }
+    if (wrapupCall !== callId) return; // another call came meanwhile
   } catch (error) {
     wrapupMessage(fill(T.action_failed, { error: error.message }));
     $("wrapup").hidden = false;
