@@ -21,6 +21,7 @@ from gateway.web.middleware import BoundedBody, RawPath, SecurityHeaders
 from gateway.web.services import WebServices
 
 STATIC = Path(__file__).resolve().parent / "static"
+DESK_STATIC = Path(__file__).resolve().parent.parent / "desk" / "static"
 
 API_DESCRIPTION = ("Agent state controls and queue snapshots of the contact-centre gateway. An agent token "
                    "reaches only its own agent; a supervisor token reaches the agents of its team and the "
@@ -32,10 +33,11 @@ API_DESCRIPTION = ("Agent state controls and queue snapshots of the contact-cent
 def default_routers() -> list[APIRouter]:
     """The features the gateway serves; a new feature adds its router here."""
     from gateway.api.resources import router as api
+    from gateway.desk.resources import router as desk
     from gateway.desk.routes import router as desk_api
     from gateway.web.pages import router as pages
 
-    return [pages, api, desk_api]
+    return [desk, pages, api, desk_api]  # the desk's /desk serves agents before the pages' placeholder
 
 
 def create_app(services: WebServices, routers: Iterable[APIRouter] | None = None) -> FastAPI:
@@ -45,6 +47,7 @@ def create_app(services: WebServices, routers: Iterable[APIRouter] | None = None
     app.state.services = services
     install_error_handlers(app)
     app.mount("/static/web", StaticFiles(directory=STATIC), name="web-static")
+    app.mount("/static/desk", StaticFiles(directory=DESK_STATIC), name="desk-static")
     for router in default_routers() if routers is None else routers:
         app.include_router(router)
     # Added innermost first: RawPath sees the request before anything else routes on it.

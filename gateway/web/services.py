@@ -24,7 +24,7 @@ class WebServices:
     revocations: TokenRevocations
     token_secret: str = ""  # the API's bearer tokens; empty: every token is refused
     max_body: int = MAX_BODY_BYTES
-    # The agent desk's services (gateway/desk/routes.py); a route whose service is missing answers 503.
+    # The agent desk's services (gateway/desk/); a route whose service is missing answers 503.
     desk: object = None  # gateway.desk.service.DeskService
     wrapups: object = None  # gateway.desk.wrapup.WrapupService
     directory: object = None  # gateway.crm.directory.CustomerDirectory

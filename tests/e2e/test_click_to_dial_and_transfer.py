@@ -31,8 +31,9 @@ async def test_click_to_dial_rings_the_agent_then_the_customer_and_logs_one_outb
     pops = await desk(gateway, "1001")
 
     call = await gateway.agent_calls.dial("1001", "0532 123 45 67")  # Çağrı Öztürk, typed the national way
-    pop = await wait_for_message(pops, 10)
-    assert (pop["direction"], pop["linkedid"]) == ("outbound", call.linkedid)
+    message = await wait_for_message(pops, 10)
+    pop = message["pop"]
+    assert (message["kind"], pop["direction"], message["call_id"]) == ("offer", "outbound", call.linkedid)
     assert pop["caller"]["name"] == "Çağrı Öztürk"
     assert (await gateway.acd.get_agent_state("1001")).state is AgentState.ON_CALL  # no inbound offer now
 
@@ -93,8 +94,9 @@ async def test_a_blind_transfer_to_a_queue_reaches_a_second_agent_with_the_note_
     await first.wait_call_ended(10)  # the first agent's leg ends...
     await until_state(gateway, "1001", AgentState.WRAP_UP)
     assert live_call(gateway, number) is call  # ...and the caller's call goes on
-    pop = await wait_for_message(second_desk, 30)
-    assert pop["linkedid"] == call.linkedid and pop["queue"] == "support"
+    message = await wait_for_message(second_desk, 30)
+    pop = message["pop"]
+    assert (message["kind"], message["call_id"], pop["queue"]) == ("offer", call.linkedid, "support")
     assert pop["transfer"] == {"from_agent": "1001", "note": note}
     await second.wait_answered(30)
     await until_state(gateway, "1004", AgentState.ON_CALL)
