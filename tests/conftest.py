@@ -12,6 +12,7 @@ The tiers, as markers set by folder (a test that declares one of them keeps its 
   e2e       tests/e2e: a real Asterisk 22 with pjsua2 phones
 """
 import asyncio
+import logging
 from pathlib import Path
 
 import pytest
@@ -55,3 +56,17 @@ def pytest_collection_modifyitems(config, items):
         path = Path(item.path).resolve()
         tier = next((t for folder, t in TIER_BY_FOLDER.items() if folder in path.parents), "services")
         item.add_marker(getattr(pytest.mark, tier))
+
+
+@pytest.fixture(autouse=True)
+def _suite_loop_and_logging_restored():
+    # A CLI command a test runs in-process (`main([...])`) leaves state behind: asyncio.run
+    # leaves no current loop, and the CLI's setup_logging replaces the root handlers with one
+    # on a captured (later closed) stderr whose secret filter rewrites records. Later tests
+    # must find the suite's loop and pytest's own log capture.
+    asyncio.set_event_loop(LOOP)
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
