@@ -13,13 +13,16 @@ The tiers, as markers set by folder (a test that declares one of them keeps its 
 """
 import asyncio
 import logging
+import os
 from pathlib import Path
 
 import pytest
+import redis.asyncio as aioredis
 
 from gateway.loop import install_reactor
 
 LOOP = install_reactor()
+REDIS_URL = os.environ.get("CTIGW_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 TESTS = Path(__file__).resolve().parent
 TIERS = ("unit", "services", "e2e")
@@ -70,3 +73,16 @@ def _suite_loop_and_logging_restored():
     yield
     root.handlers[:] = handlers
     root.setLevel(level)
+
+
+@pytest.fixture
+async def redis_client():
+    """The tests' real Redis (scripts/services); the services tier's tests share it, each
+    under a key prefix of its own."""
+    client = aioredis.from_url(REDIS_URL)
+    try:
+        await asyncio.wait_for(client.ping(), 5)
+    except Exception as exc:  # the suite needs the real server; say so plainly
+        pytest.fail(f"no Redis at {REDIS_URL}: {exc}")
+    yield client
+    await client.aclose()

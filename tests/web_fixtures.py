@@ -2,30 +2,14 @@
 uvicorn on loopback over a real ACD on a real Redis (CTIGW_TEST_REDIS_URL, a key prefix of its
 own per test, removed afterwards) and a migrated SQLite CRM file holding the accounts and the
 audit log. Each of those folders' conftest imports what it uses from here."""
-import asyncio
-import os
 import uuid
 
 import pytest
-import redis.asyncio as aioredis
 from doubles import RecordingConnector
 
 from gateway.acd.service import Acd
 from gateway.config import Settings
 from web_testing import start_web
-
-REDIS_URL = os.environ.get("CTIGW_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
-
-
-@pytest.fixture
-async def redis_client():
-    client = aioredis.from_url(REDIS_URL)
-    try:
-        await asyncio.wait_for(client.ping(), 5)
-    except Exception as exc:
-        pytest.fail(f"no Redis at {REDIS_URL}: {exc}")
-    yield client
-    await client.aclose()
 
 
 @pytest.fixture

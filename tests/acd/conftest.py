@@ -1,19 +1,15 @@
 """Redis-backed ACD tests: a real Redis (CTIGW_TEST_REDIS_URL, default 127.0.0.1:6379), a key
 prefix of its own per test, removed afterwards; time driven by a fake clock and acd.tick()."""
-import asyncio
-import os
 import uuid
 from pathlib import Path
 
 import pytest
-import redis.asyncio as aioredis
 from doubles import RecordingConnector
 
 from gateway.acd.queue_config import load_queue_config
 from gateway.acd.roster import load_roster
 from gateway.acd.service import Acd
 
-REDIS_URL = os.environ.get("CTIGW_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 AGENTS_DIR = Path(__file__).resolve().parents[2] / "agents"
 
 
@@ -27,17 +23,6 @@ class FakeClock:
     def advance(self, seconds: float) -> float:
         self.now += seconds
         return self.now
-
-
-@pytest.fixture
-async def redis_client():
-    client = aioredis.from_url(REDIS_URL)
-    try:
-        await asyncio.wait_for(client.ping(), 5)
-    except Exception as exc:  # the suite needs the real server; say so plainly
-        pytest.fail(f"no Redis at {REDIS_URL}: {exc}")
-    yield client
-    await client.aclose()
 
 
 @pytest.fixture

@@ -1,6 +1,6 @@
 """HTTP API tests: the web application of tests/web_fixtures.py, reached with bearer tokens."""
 import pytest
-from web_fixtures import acd, key_prefix, redis_client, start, web  # noqa: F401
+from web_fixtures import acd, key_prefix, start, web  # noqa: F401
 
 
 @pytest.fixture

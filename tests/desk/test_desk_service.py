@@ -2,30 +2,14 @@
 their current desk state there at once for a page that (re)connects."""
 import asyncio
 import json
-import os
 import uuid
 
 import pytest
-import redis.asyncio as aioredis
 
 from gateway.crm.numbers import classify_ani
 from gateway.crm.views import CallerView
 from gateway.desk.pop import DeskKind, WithdrawReason, build_pop
 from gateway.desk.service import DeskService
-
-REDIS_URL = os.environ.get("CTIGW_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
-
-
-@pytest.fixture
-async def redis_client():
-    client = aioredis.from_url(REDIS_URL)
-    try:
-        await asyncio.wait_for(client.ping(), 5)
-    except Exception as exc:
-        pytest.fail(f"no Redis at {REDIS_URL}: {exc}")
-    yield client
-    await client.aclose()
-
 
 @pytest.fixture
 async def desk(redis_client):

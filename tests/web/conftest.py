@@ -1,3 +1,3 @@
 """Web tests: see tests/web_fixtures.py for the application they run against."""
-from web_fixtures import acd, key_prefix, redis_client, start, web  # noqa: F401
+from web_fixtures import acd, key_prefix, start, web  # noqa: F401
 from desk_web_fixtures import desk_web  # noqa: F401,E402
