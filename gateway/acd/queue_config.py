@@ -33,6 +33,7 @@ from gateway.acd.errors import QueueConfigError
 from gateway.acd.roster import Roster
 from gateway.acd.schema import (MAX_PROFICIENCY, MIN_PROFICIENCY, OUTCOMES, AcwEntry, DispositionEntry, QueueEntry,
                                 QueuesFile, QueueSettingsEntry, RelaxStepEntry)
+from gateway.labels import LabelledCode
 from gateway.yamlfile import YamlFileError, field_value, issues, line_at, load_yaml, mapping_line_at
 DEFAULT_ANNOUNCE_EVERY = 60.0
 DEFAULT_HANDLE_SECONDS = 240.0
@@ -53,14 +54,8 @@ class RelaxStep:
         return self.overflow is not None or self.outcome is not None
 
 
-@dataclass(frozen=True)
-class Disposition:
-    code: str
-    tr: str
-    en: str
-
-    def label(self, language: str) -> str:
-        return self.tr if language == "tr" else self.en
+class Disposition(LabelledCode):
+    """How a call ended, as the agent's wrap-up records it."""
 
 
 @dataclass(frozen=True)

@@ -7,19 +7,13 @@ and "login" are the ACD's own and never picked by hand (the codes are lower case
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from gateway.labels import LabelledCode
 
 from gateway.config import DEFAULT_NOT_READY_REASONS
 
 
-@dataclass(frozen=True)
-class NotReadyReason:
-    code: str
-    tr: str
-    en: str
-
-    def label(self, language: str) -> str:
-        return self.tr if language == "tr" else self.en
+class NotReadyReason(LabelledCode):
+    """Why an agent is not ready, picked on their desk."""
 
 
 NOT_READY_REASONS: tuple[NotReadyReason, ...] = tuple(NotReadyReason(*r) for r in DEFAULT_NOT_READY_REASONS)
