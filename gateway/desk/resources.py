@@ -116,6 +116,18 @@ def _strings(gettext, reasons) -> dict:
         "outbound": _("Outbound"),
         "lead": _("Lead"),
         "crm_down": _("The CRM is unavailable: caller details are missing."),
+        # A refused request, by HTTP status (net.js refusalText); the server's English stays in the console.
+        "refused": {"0": _("The gateway cannot be reached; check the connection."),
+                    "400": _("The entry was not accepted; check what you typed."),
+                    "401": _("Your session has ended; sign in again."),
+                    "403": _("You are not allowed to do that."),
+                    "404": _("Not found; it may have been removed."),
+                    "409": _("Not possible right now (for example, save the wrap-up first)."),
+                    "422": _("The entry was not accepted; check what you typed."),
+                    "429": _("Too many attempts; wait a moment."),
+                    "502": _("The phone system could not do it; try again."),
+                    "503": _("The CRM or the desk is unavailable; try again shortly."),
+                    "other": _("Something went wrong; try again.")},
     }
 
 

@@ -3,11 +3,12 @@
 // markup. Strings come from the page's catalogue (#desk-strings); numbers and dates are
 // formatted in the agent's locale.
 
+import { getJson, postJson, refusalText } from "./net.js";
+
 const $ = (id) => document.getElementById(id);
 const T = JSON.parse($("desk-strings").textContent);
 const desk = $("desk");
 const LOCALE = desk.dataset.locale === "tr" ? "tr-TR" : "en-GB";
-const CSRF = document.querySelector('meta[name="csrf-token"]').content;
 const numbers = new Intl.NumberFormat(LOCALE);
 const money = new Intl.NumberFormat(LOCALE, { minimumFractionDigits: 2, maximumFractionDigits: 2 });
 const dates = new Intl.DateTimeFormat(LOCALE, { dateStyle: "medium", timeStyle: "short" });
@@ -105,17 +106,7 @@ function tick() {
   }
 }
 
-async function post(path, body) {
-  const response = await fetch(path, {
-    method: "POST", credentials: "same-origin",
-    headers: { "Content-Type": "application/json", "X-CSRF-Token": CSRF },
-    body: JSON.stringify(body || {}),
-  });
-  let data = null;
-  try { data = await response.json(); } catch (e) { data = null; }
-  if (!response.ok) throw new Error((data && data.error) || String(response.status));
-  return data;
-}
+const failed = (template, error) => fill(template, { error: refusalText(T.refused, error) });
 
 function stateMessage(text) {
   const box = $("state-message");
@@ -127,20 +118,25 @@ async function changeState(state) {
   const body = { state };
   if (state === "not_ready") body.reason = $("reason").value;
   try {
-    const data = await post("/desk/state", body);
+    const data = await postJson("/desk/state", body);
     stateMessage("");
     if (typeof data.now === "number") clockSkew = data.now - Date.now() / 1000;
     applyAgent(data.agent);
   } catch (error) {
-    stateMessage(fill(T.action_failed, { error: error.message }));
+    stateMessage(failed(T.action_failed, error));
   }
 }
 
 // -- the screen pop ----------------------------------------------------------------------------
+// Other panels of the page (customers, transfer) follow the agent's call through this event:
+// detail is the latest desk message (offer, answered, withdrawn, ended) or null when idle.
+const announceCall = (message) => document.dispatchEvent(new CustomEvent("desk:call", { detail: message }));
+
 function showIdle() {
   $("pop").hidden = true;
   $("wrapup").hidden = true;
   $("idle").hidden = false;
+  announceCall(null);
 }
 
 function applyDesk(message) {
@@ -152,6 +148,7 @@ function applyDesk(message) {
   renderPop(message);
   if (message.kind === "ended") openWrapup(message.call_id);
   else if (message.call_id !== wrapupCall) $("wrapup").hidden = true;
+  announceCall(message);
 }
 
 function renderPop(message) {
@@ -250,15 +247,13 @@ async function openWrapup(callId) {
     // The call's CRM activity is written as the call ends, maybe a moment after this news:
     // until it is there the form does not know the customer, so ask again briefly.
     for (let attempt = 0; ; attempt++) {
-      const response = await fetch(`/desk/wrapup/${encodeURIComponent(callId)}`, { credentials: "same-origin" });
-      form = await response.json();
-      if (!response.ok) throw new Error(form.error || String(response.status));
+      form = await getJson(`/desk/wrapup/${encodeURIComponent(callId)}`);
       if (form.customer_id != null || caller.customer_id == null || attempt >= 10) break;
       await new Promise((resolve) => setTimeout(resolve, 300));
     }
     if (wrapupCall !== callId) return; // another call came meanwhile
   } catch (error) {
-    wrapupMessage(fill(T.action_failed, { error: error.message }));
+    wrapupMessage(failed(T.action_failed, error));
     $("wrapup").hidden = false;
     return;
   }
@@ -306,12 +301,12 @@ async function saveWrapup(event) {
     body.case_status = $("case-status").value;
   }
   try {
-    const result = await post("/desk/wrapup", body);
+    const result = await postJson("/desk/wrapup", body);
     wrapupMessage(result.spooled ? T.spooled : T.saved, true);
     $("wrapup").dataset.saved = "yes";
     $("save-wrapup").disabled = true;
   } catch (error) {
-    wrapupMessage(fill(T.save_failed, { error: error.message }));
+    wrapupMessage(failed(T.save_failed, error));
   }
 }
 
@@ -320,8 +315,8 @@ $("btn-ready").addEventListener("click", () => changeState("ready"));
 $("btn-not-ready").addEventListener("click", () => changeState("not_ready"));
 $("btn-logged-out").addEventListener("click", () => changeState("logged_out"));
 $("btn-end-acw").addEventListener("click", async () => {
-  try { applyAgent((await post("/desk/wrapup/done")).agent); stateMessage(""); } catch (error) {
-    stateMessage(fill(T.action_failed, { error: error.message }));
+  try { applyAgent((await postJson("/desk/wrapup/done")).agent); stateMessage(""); } catch (error) {
+    stateMessage(failed(T.action_failed, error));
   }
 });
 $("wrapup-form").addEventListener("submit", saveWrapup);
