@@ -103,6 +103,13 @@ class AccountStore:
             row.password_hash = self.hasher.hash(password)
             session.commit()
 
+    def set_locale(self, username: str, locale: str) -> None:
+        if locale not in LOCALES:
+            raise AccountError(f"locale must be one of {', '.join(LOCALES)}")
+        with Session(self.engine) as session:
+            self._row(session, username).locale = locale
+            session.commit()
+
     def set_disabled(self, username: str, disabled: bool = True) -> None:
         with Session(self.engine) as session:
             self._row(session, username).disabled = disabled

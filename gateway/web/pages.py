@@ -5,6 +5,7 @@ desktop grows from.
     GET  /login     the sign-in form (its own CSRF cookie: no session exists yet)
     POST /login     username, password, csrf_token -> a session cookie, then /desk
     POST /logout    ends the session (csrf_token), then /login
+    POST /account/language   locale, next (csrf_token): the account's language, then back to `next`
     GET  /desk      the signed-in agent's or supervisor's page
 """
 from __future__ import annotations
@@ -14,12 +15,14 @@ import secrets
 from pathlib import Path
 
 from fastapi import APIRouter, Depends, Form, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader
 
 from gateway.web import deps
 from gateway.web.accounts import AccountDisabled, SignInFailed
+from gateway.web.i18n import LOCALES
 from gateway.web.deps import SESSION_COOKIE, client_address, require_role, services
 from gateway.web.i18n import negotiate, translations
 
@@ -119,3 +122,22 @@ async def logout(request: Request):
 async def desk(request: Request, session=Depends(require_role("agent", "supervisor"))):
     gettext = translations(session.locale).gettext
     return render(request, "desk.html", session.locale, session=session, role_name=gettext(session.role))
+
+
+@router.post("/account/language")
+async def change_language(request: Request, locale: str = Form(max_length=8), next: str = Form("/desk", max_length=200),
+                          session=Depends(require_role("agent", "supervisor", "admin"))):
+    """The signed-in person's own language: kept on the account (the next sign-in speaks it too)
+    and on this session; the page they were on comes back in it."""
+    web = services(request)
+    if locale not in LOCALES:
+        await deps.audit(request, actor=session.username, role=session.role, action="account.language",
+                         target=locale[:8], outcome="refused: unknown locale")
+        return Response(status_code=400, content="unknown locale")
+    await run_in_threadpool(web.accounts.set_locale, session.username, locale)
+    await web.sessions.set_locale(session, locale)
+    await deps.audit(request, actor=session.username, role=session.role, action="account.language",
+                     target=locale, outcome="ok")
+    # Only a path of this site: never an open redirect.
+    back = next if next.startswith("/") and not next.startswith("//") and "\\" not in next else "/desk"
+    return RedirectResponse(back, status_code=303)

@@ -87,6 +87,13 @@ class SessionStore:
         await self._save(session, now)
         return session
 
+    async def set_locale(self, session: WebSession, locale: str) -> WebSession:
+        """The same session, speaking `locale` from its next page on."""
+        now = self.clock()
+        changed = WebSession(**(asdict(session) | {"locale": locale, "last_seen": now}))
+        await self._save(changed, now)
+        return changed
+
     async def delete(self, session_id: str) -> None:
         if session_id and len(session_id) <= _SESSION_ID_MAX:
             await self.redis.delete(self._key(session_id))

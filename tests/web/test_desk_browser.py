@@ -80,6 +80,13 @@ def watch(base, username, loop, desk, sessions, agent_id, shots) -> dict:
         except NoAlertPresentException:
             seen["alert"] = False
         seen["console"] = [entry["message"] for entry in driver.get_log("browser")]
+        # The agent switches the page to the other language: the same desk comes back in it.
+        other = "en" if driver.find_element(By.TAG_NAME, "html").get_attribute("lang") == "tr" else "tr"
+        driver.find_element(By.ID, f"lang-{other}").click()
+        wait.until(lambda d: d.find_element(By.TAG_NAME, "html").get_attribute("lang") == other)
+        wait.until(lambda d: d.find_element(By.ID, "conn").get_attribute("data-state") == "up")
+        seen["switched"] = (driver.find_element(By.ID, "state").text, driver.find_element(By.ID, "caller-name").text)
+        driver.save_screenshot(str(shots / f"switched-{username}.png"))
         # Signed out elsewhere: the open page notices and goes to the sign-in page.
         run(loop, sessions.delete(driver.get_cookie("ctigw_session")["value"]))
         wait.until(lambda d: d.current_url == f"{base}/login")
@@ -110,7 +117,9 @@ async def test_a_hostile_caller_shows_as_text_in_the_agents_language(start, redi
         assert (seen["state"], seen["kind"], seen["value"]) == ("Oturum kapalı", "Gelen çağrı", "12.500,50")
         assert seen["ready"] == "Hazır"
         assert seen["withdrawn"] == "Arayan siz cevaplamadan kapattı."
+        assert seen["switched"] == ("Ready", HOSTILE)  # and the withdrawn call's screen is still there
     else:
         assert (seen["state"], seen["kind"], seen["value"]) == ("Logged out", "Incoming call", "12,500.50")
         assert seen["ready"] == "Ready"
         assert seen["withdrawn"] == "The caller hung up before you answered."
+        assert seen["switched"] == ("Hazır", HOSTILE)

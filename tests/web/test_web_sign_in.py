@@ -205,3 +205,28 @@ async def test_the_root_leads_to_the_desk_and_static_files_are_served(web):
         r = await browser.get("/static/web/app.css")
         assert r.status_code == 200 and r.headers["content-type"].startswith("text/css")
         assert r.headers["content-security-policy"] == CSP
+
+
+async def test_a_person_switches_their_own_language_and_keeps_it_at_the_next_sign_in(web):
+    add_accounts(web)
+    async with client(web) as browser:
+        await sign_in(browser, "ayse")  # a Turkish account
+        desk = await browser.get("/desk")
+        assert "Çıkış yap" in desk.text and 'value="tr" id="lang-tr" lang="tr" aria-pressed="true"' in desk.text
+        token = form_token(desk.text)
+        r = await browser.post("/account/language", data={"csrf_token": token, "locale": "de", "next": "/desk"})
+        assert r.status_code == 400
+        r = await browser.post("/account/language", data={"locale": "en", "next": "/desk"})
+        assert r.status_code == 403  # no CSRF token
+        r = await browser.post("/account/language", data={"csrf_token": token, "locale": "en",
+                                                          "next": "//evil.example/desk"})
+        assert (r.status_code, r.headers["location"]) == (303, "/desk")  # never off the site
+        desk = await browser.get("/desk")
+        assert "Sign out" in desk.text and "Çıkış yap" not in desk.text
+    assert web.services.accounts.get("ayse").locale == "en"
+    async with client(web) as browser:  # a new sign-in speaks English from the start
+        await sign_in(browser, "ayse")
+        assert "Sign out" in (await browser.get("/desk")).text
+    changes = [(e.action, e.target, e.outcome) for e in reversed(web.services.audit.recent())
+               if e.action == "account.language"]
+    assert changes == [("account.language", "de", "refused: unknown locale"), ("account.language", "en", "ok")]
