@@ -153,7 +153,6 @@ def _customer_strings(_) -> dict:
         "dial_failed": _("The call could not be started: %(error)s"),
         "call": _("Call"),
         "primary": _("primary"),
-        "older": _("Older"),
         "owner": _("agent %(agent)s"),
         "segment": {"consumer": _("Consumer"), "business": _("Business")},
         "order_status": {"delivered": _("delivered"), "shipped": _("shipped"), "returned": _("returned"),

@@ -165,6 +165,7 @@ function renderHits() {
     item.append(head, meta, actions);
     list.append(item);
   }
+  markOpenHit();
 }
 
 // -- the caller's number: link it, or a new customer -----------------------------------------
@@ -263,6 +264,7 @@ function renderCustomer(view) {
     word(T.priority, c.priority), when(c.opened_at, days)], (c, tr) => { tr.dataset.status = c.status; });
   rows("cv-orders", view.orders, (o) => [o.order_number, when(o.placed_at, days), o.description || "",
     word(C.order_status, o.status), amount(o.total, o.currency)]);
+  markOpenHit();
 
   $("cv-history").replaceChildren();
   appendHistory(view.activities);
@@ -281,12 +283,19 @@ function rows(tableId, items, cells, decorate) {
     body.append(tr);
     return;
   }
+  const numeric = [...$(tableId).tHead.rows[0].cells].map((th) => th.classList.contains("num"));
   for (const item of items) {
     const tr = el("tr");
-    const values = cells(item);
-    values.forEach((value, i) => tr.append(el("td", i === values.length - 1 && tableId === "cv-orders" ? "num" : null, value)));
+    cells(item).forEach((value, i) => tr.append(el("td", numeric[i] ? "num" : null, value)));
     if (decorate) decorate(item, tr);
     body.append(tr);
+  }
+}
+
+// The hit whose record is open, marked in the list.
+function markOpenHit() {
+  for (const item of $("customer-hits").children) {
+    item.classList.toggle("open", Boolean(viewing) && item.dataset.customer === String(viewing.id));
   }
 }
 
@@ -325,6 +334,7 @@ async function older() {
 
 function closeCustomer() {
   viewing = null;
+  markOpenHit();
   $("customer-view").hidden = true;
   $("customer-view-empty").hidden = false;
 }
