@@ -116,6 +116,7 @@ def _strings(gettext, reasons) -> dict:
         "outbound": _("Outbound"),
         "lead": _("Lead"),
         "crm_down": _("The CRM is unavailable: caller details are missing."),
+        "customers": _customer_strings(_),
         # A refused request, by HTTP status (net.js refusalText); the server's English stays in the console.
         "refused": {"0": _("The gateway cannot be reached; check the connection."),
                     "400": _("The entry was not accepted; check what you typed."),
@@ -128,6 +129,34 @@ def _strings(gettext, reasons) -> dict:
                     "502": _("The phone system could not do it; try again."),
                     "503": _("The CRM or the desk is unavailable; try again shortly."),
                     "other": _("Something went wrong; try again.")},
+    }
+
+
+def _customer_strings(_) -> dict:
+    """The customer panel's strings (static/customers.js): search, link, new customer, the view."""
+    return {
+        "find": _("Find a customer"),
+        "searching": _("Searching…"),
+        "no_hits": _("No customer found."),
+        "hits": _("Customers found: %(count)s"),
+        "search_hint": _("Type at least two letters of a name, an account number or a phone number."),
+        "view": _("View"),
+        "open_customer": _("Open customer"),
+        "link": _("Link this caller's number"),
+        "unknown_on_call": _("Caller %(number)s is not a customer yet: link the number or add them."),
+        "lead_on_call": _("Caller %(number)s is only a lead: link the number to a customer or add them."),
+        "linked": _("Number %(number)s is now linked to %(name)s."),
+        "created": _("%(name)s was added as a customer with number %(number)s."),
+        "change_failed": _("That was not saved: %(error)s"),
+        "load_failed": _("That could not be loaded: %(error)s"),
+        "dialling": _("Calling %(number)s: your phone rings first."),
+        "dial_failed": _("The call could not be started: %(error)s"),
+        "call": _("Call"),
+        "primary": _("primary"),
+        "owner": _("agent %(agent)s"),
+        "segment": {"consumer": _("Consumer"), "business": _("Business")},
+        "order_status": {"delivered": _("delivered"), "shipped": _("shipped"), "returned": _("returned"),
+                         "cancelled": _("cancelled")},
     }
 
 

@@ -14,7 +14,7 @@ CALLS = re.compile(r"""_\(\s*(?:"([^"]+)"|'([^']+)')\s*\)""")
 
 def desk_messages() -> set[str]:
     found = set()
-    for path in (DESK / "resources.py", DESK / "templates" / "agent_desk.html"):
+    for path in (DESK / "resources.py", DESK / "templates" / "agent_desk.html", DESK / "templates" / "_customers.html"):
         found |= {a or b for a, b in CALLS.findall(path.read_text(encoding="utf-8"))}
     return found | set(resources.REASON_LABELS.values()) | set(resources.CASE_STATUS_LABELS.values())
 
@@ -35,3 +35,4 @@ def test_the_page_strings_are_all_translated_for_a_turkish_agent():
     assert strings["state"]["available"] == "Hazır" and strings["reason"]["lunch"] == "Yemek"
     assert strings["withdrawn"]["caller_hung_up"] == "Arayan siz cevaplamadan kapattı."
     assert strings["case_status"]["resolved"] == "Çözüldü"
+    assert strings["customers"]["link"] == "Arayanın numarasını bağla"
