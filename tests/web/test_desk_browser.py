@@ -56,7 +56,7 @@ def watch(base, username, loop, desk, sessions, agent_id, shots) -> dict:
         seen["state"] = driver.find_element(By.ID, "state").text
         driver.find_element(By.ID, "btn-ready").click()  # the time in the state runs
         wait.until(lambda d: d.find_element(By.ID, "state").get_attribute("data-state") == "available")
-        wait.until(lambda d: d.find_element(By.ID, "state-time").text in ("0:02", "0:03"))
+        wait.until(lambda d: d.find_element(By.ID, "state-time").text not in ("", "0:00", "0:01"))
         seen["ready"] = driver.find_element(By.ID, "state").text
         run(loop, desk.offer(agent_id, hostile_pop("hostile-call")))
         wait.until(lambda d: d.find_element(By.ID, "pop").is_displayed()
