@@ -128,13 +128,15 @@ async def desk_page(request: Request, session=Depends(require_role("agent", "sup
         return await placeholder(request, session)
     gettext = translations(session.locale).gettext
     reasons = [(r.code, r.label(session.locale)) for r in web.not_ready_reasons]
+    transfer = transfer_choices(web.acd, session.agent_id, session.locale)
     strings = _strings(gettext, reasons)
+    strings["queue"] = dict(transfer["queues"])  # the pop names the call's queue as the transfer list does
     return templates.TemplateResponse(request, "agent_desk.html", {
         "locale": session.locale, "_": gettext, "session": session, "reasons": reasons,
         "strings": strings, "case_statuses": [(c, gettext(CASE_STATUS_LABELS[c])) for c in CASE_STATUSES],
         "case_priorities": [(c, gettext(CASE_PRIORITY_LABELS[c])) for c in CASE_PRIORITIES],
         "case_subject_max": MAX_SUBJECT_LENGTH,
-        "transfer": transfer_choices(web.acd, session.agent_id, session.locale), "transfer_note_max": NOTE_LIMIT})
+        "transfer": transfer, "transfer_note_max": NOTE_LIMIT})
 
 
 # -- the live socket ------------------------------------------------------------------------

@@ -268,3 +268,22 @@ async def test_ready_ends_an_optional_after_call_work_early_and_is_audited(desk_
     actions = [(r.actor, r.action, r.target, r.outcome) for r in web.services.audit.recent(5)]
     assert ("ayse", "desk.state.ready", "1001", "ok") in actions
     await ayse.aclose()
+
+
+async def test_the_transfer_panel_offers_the_queues_in_the_agents_language_and_the_other_agents(desk_web):
+    import re
+
+    ayse, emily = await signed_in(desk_web, "ayse"), await signed_in(desk_web, "emily")
+    turkish, english = (await ayse.get("/desk")).text, (await emily.get("/desk")).text
+    assert '<option value="queue:support">Teknik destek</option>' in turkish
+    assert '<option value="queue:support">Technical support</option>' in english
+    assert '<option value="agent:1003">1003 · Emily Clarke</option>' in turkish
+    assert 'value="agent:1001"' not in turkish and 'value="agent:1003"' not in english  # not oneself
+    assert "<kbd>Alt</kbd>+<kbd>T</kbd></dt><dd>Aktar</dd>" in turkish
+    strings = json.loads(re.search(r'<script type="application/json" id="desk-strings">(.*?)</script>',
+                                   turkish, re.S).group(1))
+    assert strings["queue"]["billing"] == "Fatura"  # the pop's queue, named as in the list
+    assert strings["transfer"]["to_queue"] == "Çağrı kuyruğa aktarıldı: %(target)s."
+    assert strings["transfer"]["refused"]["409"].startswith("Şu anda mümkün değil")
+    await ayse.aclose()
+    await emily.aclose()

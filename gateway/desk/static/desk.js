@@ -183,7 +183,7 @@ function renderPop(message) {
     ? money.format(Number(caller.lifetime_value)) : null);
   setText("caller-language", languageName(pop.language || caller.language));
   setText("last-agent", caller.last_agent_id);
-  setText("queue", pop.queue);
+  setText("queue", word(T.queue || {}, pop.queue));
   setText("waited", fill(T.waited, { seconds: numbers.format(Math.round(pop.waited_seconds || 0)) }));
   setText("routing-why", routingWhy(pop.routing));
 

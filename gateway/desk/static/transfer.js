@@ -13,7 +13,9 @@ let callId = null; // the answered call the panel is for
 let transferred = false; // that call has been passed on: only the outcome stays
 let sending = false;
 
-function say(text, ok = false) {
+// outcome: "" (not tried), "sending", "transferred" or "refused" (data-outcome on the panel)
+function say(text, ok = false, outcome = "") {
+  $("transfer").dataset.outcome = outcome;
   const box = $("transfer-message");
   box.hidden = !text;
   box.dataset.ok = ok ? "yes" : "no";
@@ -32,8 +34,10 @@ function follow(message) {
     }
     $("transfer-form").hidden = false;
     panel.hidden = false;
-  } else if (message && transferred && message.call_id === callId) {
-    panel.hidden = false; // the call ends on this desk: the outcome stays in view
+  } else if (message && message.call_id === callId && (transferred || sending)) {
+    // The transfer ends the call on this desk (often before its answer arrives): the outcome stays.
+    $("transfer-form").hidden = true;
+    panel.hidden = false;
   } else {
     callId = null;
     transferred = false;
@@ -46,22 +50,24 @@ async function transfer(event) {
   if (!callId || transferred || sending || $("transfer").hidden) return;
   const choice = $("transfer-to");
   const [kind, target] = choice.value.split(/:(.*)/s);
-  if (!target) { say(S.choose); choice.focus(); return; }
+  if (!target) { say(S.choose, false, "refused"); choice.focus(); return; }
   const label = choice.selectedOptions[0].textContent;
   const forCall = callId;
   sending = true;
   $("btn-transfer").disabled = true;
-  say(S.sending, true);
+  say(S.sending, true, "sending");
   try {
     await postJson(`/desk/api/calls/${encodeURIComponent(forCall)}/transfer`,
       { [kind]: target, note: $("transfer-note-text").value });
     if (forCall === callId) {
       transferred = true;
       $("transfer-form").hidden = true;
-      say(fill(kind === "queue" ? S.to_queue : S.to_agent, { target: label }), true);
+      say(fill(kind === "queue" ? S.to_queue : S.to_agent, { target: label }), true, "transferred");
     }
   } catch (error) {
-    if (forCall === callId) say(fill(S.failed, { error: refusalText({ ...T.refused, ...S.refused }, error) }));
+    if (forCall !== callId) return;
+    say(fill(S.failed, { error: refusalText({ ...T.refused, ...S.refused }, error) }), false, "refused");
+    $("transfer-form").hidden = $("pop").dataset.kind !== "answered"; // still talking: try again
   } finally {
     sending = false;
     $("btn-transfer").disabled = false;
