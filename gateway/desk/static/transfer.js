@@ -24,7 +24,9 @@ function say(text, ok = false, outcome = "") {
 
 function follow(message) {
   const panel = $("transfer");
-  if (message && message.kind === "answered" && !(transferred && message.call_id === callId)) {
+  // Only an answered inbound call is passed on (the service refuses to transfer a dialled one).
+  const answered = message && message.kind === "answered" && !(message.pop && message.pop.direction === "outbound");
+  if (answered && !(transferred && message.call_id === callId)) {
     if (message.call_id !== callId) {
       callId = message.call_id;
       transferred = false;
