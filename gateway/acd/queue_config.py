@@ -14,6 +14,8 @@ overflow, last-agent affinity, and how customer tier and waiting time weigh on p
         - {code: resolved, tr: Çözüldü, en: Resolved}
     queues:
       billing:
+        tr: Fatura                       # the agents' name for it (optional; else "billing")
+        en: Billing
         team: billing
         skills: [billing]
         relax:                           # cumulative: a step keeps what earlier ones relaxed
@@ -103,12 +105,18 @@ class QueuePolicy:
     acw: AfterCallWork | None = None  # None: optional, for wrapup_seconds
     dispositions: tuple[Disposition, ...] = BUILTIN_DISPOSITIONS
     stages: tuple[Stage, ...] = field(default=(), compare=False)
+    tr: str | None = None  # what agents see, in their language; the name when not given
+    en: str | None = None
 
     def __post_init__(self):
         if not self.stages:
             object.__setattr__(self, "stages", fold_stages(self.min_proficiency, self.relax))
         if self.acw is None:
             object.__setattr__(self, "acw", AfterCallWork(seconds=self.wrapup_seconds))
+
+    def label(self, language: str) -> str:
+        """The queue as agents read it (the desk's transfer list): its label, else its name."""
+        return (self.tr if language == "tr" else self.en) or self.name
 
     def disposition(self, code: str) -> Disposition | None:
         return next((d for d in self.dispositions if d.code == code), None)
@@ -224,7 +232,7 @@ def _policy(name: str, entry: QueueEntry, layers: tuple[QueueSettingsEntry, ...]
     acw = AfterCallWork(acw_entry.mode, values["wrapup_seconds"], acw_entry.timeout_disposition)
     dispositions = tuple(Disposition(d.code, d.tr, d.en) for d in values.pop("dispositions"))
     return QueuePolicy(name=name, skills=tuple(entry.skills), team=entry.team, relax=relax, acw=acw,
-                       dispositions=dispositions, **values)
+                       dispositions=dispositions, tr=entry.tr, en=entry.en, **values)
 
 
 def _line(doc, issue) -> int:

@@ -185,6 +185,8 @@ class QueueSettingsEntry(_Entry):
 
 
 class QueueEntry(QueueSettingsEntry):
+    tr: Label | None = Field(default=None, description="the queue's name for Turkish-speaking agents (else its key)")
+    en: Label | None = Field(default=None, description="the queue's name for English-speaking agents (else its key)")
     team: Id | None = None
     skills: Annotated[list[Name], BeforeValidator(_one_or_many), Field(min_length=1),
                       WithJsonSchema({"anyOf": [{"type": "string"},

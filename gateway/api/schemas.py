@@ -47,12 +47,13 @@ class AgentStatus(BaseModel):
     calls_handled: int
     pending: str = Field(description="'logout' or 'not_ready:<reason>' after the call ('' when none)")
     wrapup_until: float
+    version: int = Field(description="higher is newer: orders this against the state events of the same agent")
 
     @classmethod
     def of(cls, status) -> "AgentStatus":
         return cls(agent_id=status.agent_id, state=status.state.value, since=status.since, reason=status.reason,
                    call_id=status.call_id, queue=status.queue, calls_handled=status.calls_handled,
-                   pending=status.pending, wrapup_until=status.wrapup_until)
+                   pending=status.pending, wrapup_until=status.wrapup_until, version=status.version)
 
 
 class WaitingCall(BaseModel):

@@ -130,7 +130,7 @@ class AgentCallActions:
             await self.asterisk.return_to_hold(call.caller_channel)
         except Exception as exc:  # nothing has changed: the agent is still talking to the caller
             raise ActionFailed(f"the caller could not be transferred: {exc}") from None
-        self.tracker.transferred_out(call, from_agent=agent_id, note=note, to_queue=queue, to_agent=to_agent)
+        await self.tracker.transferred_away(call, from_agent=agent_id, note=note, to_queue=queue, to_agent=to_agent)
         try:
             await self.acd.transfer(linkedid, agent_id, queue, required_agent=to_agent)
         except Exception as exc:

@@ -92,6 +92,15 @@ class CallTracker:
         log.info("call %s transferred by agent %s to %s", call.linkedid, from_agent,
                  f"agent {to_agent}" if to_agent else f"queue {to_queue}")
 
+    async def transferred_away(self, call: Call, *, from_agent: str, note: str, to_queue: str | None,
+                               to_agent: str | None = None) -> None:
+        """transferred_out, and the first agent's desk is told their part is over (their
+        after-call work begins), showing the call as they had it."""
+        pop = pop_of(call, from_agent)
+        self.transferred_out(call, from_agent=from_agent, note=note, to_queue=to_queue, to_agent=to_agent)
+        if self.desk is not None:
+            await self._safely(self.desk.ended(from_agent, pop), "desk: transferred away")
+
     # -- from the ACD's connector: a caller leaving the queue other than to an agent --------
     def callback_number(self, linkedid: str) -> str | None:
         """The number to call the caller back on: their own, when the CRM could read it."""

@@ -1,17 +1,11 @@
-"""The agent desk over HTTP: the page, the agent's live socket, state buttons and the wrap-up.
+"""The agent desk's page and live socket (its actions are the JSON routes of routes.py, /desk/api).
 
     GET  /desk                   the agent's working screen (supervisors: the placeholder page)
     WS   /desk/ws                the agent's live desk: {"type": "hello"} with the ACD state and the
                                  desk's current message, then every message of the agent's own desk
                                  channel ({"type": "desk"}) and their ACD state changes ({"type": "agent"})
-    POST /desk/state             {"state": "ready" | "not_ready" | "logged_out", "reason": ...}
-    GET  /desk/wrapup/{call_id}  the wrap-up form of one of the agent's calls
-    POST /desk/wrapup            {"call_id", "disposition", "notes", "case_id", "case_status"}
-    POST /desk/wrapup/done       ends an optional after-call work
 
-Routes validate and call the ACD, DeskService and WrapupService; every POST is checked for the
-session, the agent role and the CSRF token (deps.csrf_guard) and written to the audit log. An
-agent only ever acts on themselves: the agent id comes from the session, never from the request.
+The socket is the agent's own: the agent id comes from the session, never from the request.
 """
 from __future__ import annotations
 
@@ -21,21 +15,18 @@ import json
 import logging
 import time
 from pathlib import Path
-from typing import Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Request, WebSocket
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi import APIRouter, Depends, Request, WebSocket
+from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader
-from pydantic import BaseModel, ConfigDict, Field
 from starlette.websockets import WebSocketDisconnect
 
-from gateway.acd.errors import AcdError
 from gateway.acd.events import AGENT_STATE, parse_event
-from gateway.crm.backend import CrmUnavailable
-from gateway.crm.models import CASE_STATUSES
-from gateway.desk.wrapup import UpdateCase, WrapupError
-from gateway.web import deps
+from gateway.calls.agent_actions import NOTE_LIMIT
+from gateway.crm.directory import MAX_SUBJECT_LENGTH
+from gateway.crm.models import CASE_PRIORITIES, CASE_STATUSES
+from gateway.desk.transfer_panel import transfer_choices, transfer_strings
 from gateway.web.deps import require_role, require_socket_role, services
 from gateway.web.i18n import translations
 
@@ -46,23 +37,9 @@ WEB_TEMPLATES = HERE.parent / "web" / "templates"
 templates = Jinja2Templates(env=Environment(loader=FileSystemLoader([HERE / "templates", WEB_TEMPLATES]),
                                             autoescape=True))
 router = APIRouter(include_in_schema=False)
-agent_only = require_role("agent")
 # Seconds: an open socket closes soon after its session ends. Each check restarts the session's
 # idle clock: an agent waiting for calls on an open desk is not idle (session_absolute still ends it).
 SESSION_RECHECK = 15.0
-
-
-def _agent_id(session) -> str:
-    if not session.agent_id:
-        raise HTTPException(403, "this account has no agent")
-    return session.agent_id
-
-
-def _desk_services(request):
-    web = services(request)
-    if web.desk is None:
-        raise HTTPException(503, "the desk is not running")
-    return web
 
 
 # -- the page -------------------------------------------------------------------------------
@@ -110,13 +87,19 @@ def _strings(gettext, reasons) -> dict:
         "action_failed": _("That did not work: %(error)s"),
         "acw_left": _("%(seconds)s s of after-call work left"),
         "acw_over": _("After-call work time is over."),
-        "no_case_update": _("Do not update a case"),
+        "no_case_action": _("No case"),
+        "new_case": _("Open a new case"),
+        "update_case": _("Update an open case"),
+        "case_subject_missing": _("Give the new case a subject."),
+        "case_opened": _("Case #%(id)s opened."),
+        "case_not_saved": _("The case was not saved: the CRM is unavailable."),
         "transfer_from": _("Transferred by agent %(agent)s"),
         "inbound": _("Inbound"),
         "outbound": _("Outbound"),
         "lead": _("Lead"),
         "crm_down": _("The CRM is unavailable: caller details are missing."),
         "customers": _customer_strings(_),
+        "transfer": transfer_strings(_),
         # A refused request, by HTTP status (net.js refusalText); the server's English stays in the console.
         "refused": {"0": _("The gateway cannot be reached; check the connection."),
                     "400": _("The entry was not accepted; check what you typed."),
@@ -161,6 +144,7 @@ def _customer_strings(_) -> dict:
 
 
 CASE_STATUS_LABELS = {"open": "Open", "pending": "Pending", "resolved": "Resolved", "closed": "Closed"}
+CASE_PRIORITY_LABELS = {"low": "Low", "normal": "Normal", "high": "High", "urgent": "Urgent"}
 # Reasons the ACD itself gives (the configured ones carry their own labels: [acd] not_ready_reasons).
 REASON_LABELS = {"RONA": "Missed call", "login": "Just signed in"}
 
@@ -173,10 +157,15 @@ async def desk_page(request: Request, session=Depends(require_role("agent", "sup
         return await placeholder(request, session)
     gettext = translations(session.locale).gettext
     reasons = [(r.code, r.label(session.locale)) for r in web.not_ready_reasons]
+    transfer = transfer_choices(web.acd, session.agent_id, session.locale)
     strings = _strings(gettext, reasons)
+    strings["queue"] = dict(transfer["queues"])  # the pop names the call's queue as the transfer list does
     return templates.TemplateResponse(request, "agent_desk.html", {
         "locale": session.locale, "_": gettext, "session": session, "reasons": reasons,
-        "strings": strings, "case_statuses": [(c, gettext(CASE_STATUS_LABELS[c])) for c in CASE_STATUSES]})
+        "strings": strings, "case_statuses": [(c, gettext(CASE_STATUS_LABELS[c])) for c in CASE_STATUSES],
+        "case_priorities": [(c, gettext(CASE_PRIORITY_LABELS[c])) for c in CASE_PRIORITIES],
+        "case_subject_max": MAX_SUBJECT_LENGTH,
+        "transfer": transfer, "transfer_note_max": NOTE_LIMIT})
 
 
 # -- the live socket ------------------------------------------------------------------------
@@ -260,102 +249,3 @@ async def _until_session_ends(web, session_id: str) -> None:
         await asyncio.sleep(SESSION_RECHECK)
         if await web.sessions.get(session_id) is None:
             return
-
-
-# -- state buttons --------------------------------------------------------------------------
-class StateChange(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    state: Literal["ready", "not_ready", "logged_out"]
-    reason: str | None = Field(default=None, max_length=32)
-
-
-@router.post("/desk/state")
-async def change_state(request: Request, change: StateChange, session=Depends(agent_only)) -> JSONResponse:
-    web = _desk_services(request)
-    agent_id = _agent_id(session)
-    acd = web.acd
-    if change.state == "not_ready" and change.reason not in {r.code for r in web.not_ready_reasons}:
-        raise HTTPException(400, "choose one of the configured not-ready reasons")
-    target = change.reason if change.state == "not_ready" else None
-    try:
-        status = await acd.get_agent_state(agent_id)
-        if change.state == "logged_out":
-            status = await acd.logout(agent_id)
-        elif not status.logged_in:
-            status = await acd.login(agent_id, ready=change.state == "ready")
-            if change.state == "not_ready":
-                status = await acd.not_ready(agent_id, change.reason)
-        elif change.state == "ready":
-            status = await acd.ready(agent_id)
-        else:
-            status = await acd.not_ready(agent_id, change.reason)
-    except AcdError as exc:
-        await deps.audit(request, actor=session.username, role=session.role, action=f"desk.{change.state}",
-                         target=target, outcome="refused")
-        raise HTTPException(409, str(exc)) from None
-    await deps.audit(request, actor=session.username, role=session.role, action=f"desk.{change.state}",
-                     target=target, outcome="ok")
-    return JSONResponse({"agent": status.to_event(), "now": time.time()})
-
-
-# -- wrap-up --------------------------------------------------------------------------------
-CallId = str
-
-
-class WrapupRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    call_id: str = Field(min_length=1, max_length=64)
-    disposition: str = Field(min_length=1, max_length=64)
-    notes: str | None = Field(default=None, max_length=4000)
-    case_id: int | None = Field(default=None, gt=0)
-    case_status: Literal["open", "pending", "resolved", "closed"] | None = None
-
-
-@router.get("/desk/wrapup/{call_id}")
-async def wrapup_form(request: Request, call_id: str, session=Depends(agent_only)) -> JSONResponse:
-    web = _desk_services(request)
-    if web.wrapups is None:
-        raise HTTPException(503, "wrap-up is not running")
-    try:
-        form = await web.wrapups.form(_agent_id(session), call_id)
-    except WrapupError as exc:
-        raise HTTPException(404, str(exc)) from None
-    except CrmUnavailable:
-        raise HTTPException(503, "the CRM is unavailable") from None
-    return JSONResponse(form.to_dict(session.locale))
-
-
-@router.post("/desk/wrapup")
-async def save_wrapup(request: Request, body: WrapupRequest, session=Depends(agent_only)) -> JSONResponse:
-    web = _desk_services(request)
-    if web.wrapups is None:
-        raise HTTPException(503, "wrap-up is not running")
-    agent_id = _agent_id(session)
-    case = UpdateCase(body.case_id, status=body.case_status) if body.case_id is not None else None
-    try:
-        result = await web.wrapups.save(agent_id, body.call_id, body.disposition, body.notes, case)
-    except WrapupError as exc:
-        await deps.audit(request, actor=session.username, role=session.role, action="desk.wrapup",
-                         target=body.call_id, outcome="refused")
-        raise HTTPException(422, str(exc)) from None
-    except CrmUnavailable:
-        raise HTTPException(503, "the CRM is unavailable") from None
-    await deps.audit(request, actor=session.username, role=session.role, action="desk.wrapup",
-                     target=body.call_id, outcome="ok")
-    return JSONResponse(result.to_dict())
-
-
-@router.post("/desk/wrapup/done")
-async def end_wrapup(request: Request, session=Depends(agent_only)) -> JSONResponse:
-    web = _desk_services(request)
-    if web.wrapups is None:
-        raise HTTPException(503, "wrap-up is not running")
-    try:
-        status = await web.wrapups.end_wrapup(_agent_id(session))
-    except AcdError as exc:
-        await deps.audit(request, actor=session.username, role=session.role, action="desk.end_wrapup",
-                         target=None, outcome="refused")
-        raise HTTPException(409, str(exc)) from None
-    await deps.audit(request, actor=session.username, role=session.role, action="desk.end_wrapup",
-                     target=None, outcome="ok")
-    return JSONResponse({"agent": status.to_event(), "now": time.time()})

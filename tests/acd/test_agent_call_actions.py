@@ -146,6 +146,8 @@ async def test_a_transfer_to_a_named_agent_puts_the_caller_on_hold_for_them_alon
     await acd.login("1002", ready=False)
     await actions.transfer_to_agent("1001", "L1", "1002", "Mehmet Bey'i istedi")
     assert asterisk.actions == [("hold", "PJSIP/carrier-L1")]
+    kind, agent, pop = pops.messages[-1]  # the first agent's screen: the call is over for them
+    assert (kind, agent, pop.call_id, pop.transfer) == ("ended", "1001", "L1", None)
     queued = await acd.store.load_call("L1")
     assert (queued.state, queued.required_agent, queued.queue) == (CallState.WAITING, "1002", "billing")
     assert (await acd.get_agent_state("1001")).state is AgentState.WRAP_UP

@@ -17,9 +17,9 @@ from test_screen_pop_calls import CAGRI, cagri_calls_billing
 
 TEXTS = {
     "tr": {"ready": "Hazır", "offer": "Gelen çağrı", "answered": "Görüşme sürüyor", "ended": "Çağrı bitti",
-           "saved": "Çağrı sonucu kaydedildi.", "resolved": "Çözüldü"},
+           "saved": "Çağrı sonucu kaydedildi.", "resolved": "Çözüldü", "billing": "Fatura"},
     "en": {"ready": "Ready", "offer": "Incoming call", "answered": "Call in progress", "ended": "Call ended",
-           "saved": "Wrap-up saved.", "resolved": "Resolved"},
+           "saved": "Wrap-up saved.", "resolved": "Resolved", "billing": "Billing"},
 }
 
 
@@ -48,7 +48,7 @@ async def test_the_agent_sees_the_caller_while_the_phone_rings_and_wraps_up_in_t
         assert phone.calls_answered == 0
         await asyncio.to_thread(page.shot, tmp_path / f"pop-{locale}.png")
         assert (seen["pop-kind"], seen["caller-name"], seen["caller-number"], seen["queue"]) == \
-            (texts["offer"], "Çağrı Öztürk", "+90 532 123 45 67", "billing")
+            (texts["offer"], "Çağrı Öztürk", "+90 532 123 45 67", texts["billing"])  # queues.yaml's label
         assert "Fatura itirazı" in seen["open-cases"]
         assert "main_menu" in seen["ivr-path"] and "open_case_menu" in seen["ivr-path"]
         assert seen["ivr-inputs"].split("\n") == ["open_case_menu", "2", "main_menu", "1"]

@@ -9,14 +9,15 @@ from gateway.desk import resources
 from gateway.web.i18n import LOCALE_DIR
 
 DESK = Path(resources.__file__).resolve().parent
-CALLS = re.compile(r"""_\(\s*(?:"([^"]+)"|'([^']+)')\s*\)""")
+CALLS = re.compile(r"""(?<!\w)_\(\s*(?:"([^"]+)"|'([^']+)')\s*\)""")
 
 
 def desk_messages() -> set[str]:
     found = set()
-    for path in (DESK / "resources.py", DESK / "templates" / "agent_desk.html", DESK / "templates" / "_customers.html"):
+    for path in (*DESK.glob("*.py"), *(DESK / "templates").glob("*.html")):  # the page and its panels
         found |= {a or b for a, b in CALLS.findall(path.read_text(encoding="utf-8"))}
-    return found | set(resources.REASON_LABELS.values()) | set(resources.CASE_STATUS_LABELS.values())
+    return found | set(resources.REASON_LABELS.values()) | set(resources.CASE_STATUS_LABELS.values()) \
+        | set(resources.CASE_PRIORITY_LABELS.values())
 
 
 def test_every_desk_string_is_in_the_turkish_catalogue():

@@ -235,6 +235,24 @@ async def test_the_wrapup_of_ones_own_call_is_saved_into_its_activity(desk_web):
         [("emily", "refused"), ("ayse", "refused"), ("ayse", "ok")]
 
 
+async def test_the_wrapup_opens_a_new_case_for_the_caller(desk_web):
+    await desk_web.acd.login("1001")
+    linkedid = await desk_web.finished_call("1001", "1764000000.8")
+    async with desk_web.client("ayse") as ayse:
+        r = await ayse.post(f"{API}/calls/{linkedid}/wrapup",
+                            json={"disposition": "follow_up", "open_case": {"subject": "", "priority": "high"}})
+        assert r.status_code == 400 and '"open_case.subject"' in r.json()["error"]
+        subject = "Modem arızası <b>acil</b>"
+        r = await ayse.post(f"{API}/calls/{linkedid}/wrapup",
+                            json={"disposition": "follow_up", "open_case": {"subject": subject, "priority": "high"}})
+        assert r.status_code == 200, r.text
+        case = r.json()["case"]
+        assert (case["subject"], case["status"], case["priority"], case["owner"]) == (subject, "open", "high", "1001")
+    assert crm_rows(desk_web, "SELECT disposition, case_id FROM activities WHERE linkedid = ?", linkedid) == \
+        [("follow_up", case["id"])]
+    assert crm_rows(desk_web, "SELECT subject, priority FROM cases WHERE id = ?", case["id"]) == [(subject, "high")]
+
+
 async def test_a_mandatory_wrapup_is_not_skipped_by_going_not_ready_or_ready(desk_web):
     from gateway.routing import RouteRequest
 

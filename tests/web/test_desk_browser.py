@@ -46,8 +46,9 @@ def run(loop, coro):
 
 
 def watch(base, username, loop, desk, sessions, agent_id, shots) -> dict:
-    from selenium.common.exceptions import NoAlertPresentException
+    from selenium.common.exceptions import NoAlertPresentException, StaleElementReferenceException
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
 
     seen = {}
     driver = browser()
@@ -83,8 +84,9 @@ def watch(base, username, loop, desk, sessions, agent_id, shots) -> dict:
         # The agent switches the page to the other language: the same desk comes back in it.
         other = "en" if driver.find_element(By.TAG_NAME, "html").get_attribute("lang") == "tr" else "tr"
         driver.find_element(By.ID, f"lang-{other}").click()
-        wait.until(lambda d: d.find_element(By.TAG_NAME, "html").get_attribute("lang") == other)
-        wait.until(lambda d: d.find_element(By.ID, "conn").get_attribute("data-state") == "up")
+        reloaded = WebDriverWait(driver, 15, ignored_exceptions=(StaleElementReferenceException,))
+        reloaded.until(lambda d: d.find_element(By.TAG_NAME, "html").get_attribute("lang") == other)
+        reloaded.until(lambda d: d.find_element(By.ID, "conn").get_attribute("data-state") == "up")
         seen["switched"] = (driver.find_element(By.ID, "state").text, driver.find_element(By.ID, "caller-name").text)
         driver.save_screenshot(str(shots / f"switched-{username}.png"))
         # Signed out elsewhere: the open page notices and goes to the sign-in page.

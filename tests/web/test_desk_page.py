@@ -142,47 +142,54 @@ async def test_forged_expired_and_signed_out_sessions_and_other_sites_are_refuse
         await client.aclose()
 
 
-async def test_the_desk_posts_need_the_csrf_token_and_the_agent_role_and_are_audited(desk_web):
+async def test_the_desks_posts_need_the_csrf_token_and_the_agent_role_and_are_audited(desk_web):
     web, acd = desk_web, desk_web.services.acd
     ayse = await signed_in(web, "ayse")
     page = await ayse.get("/desk")
     assert page.status_code == 200 and 'id="caller-name"' in page.text and "Kısayol" not in page.text
     assert "Klavye kısayolları" in page.text and "Mola" in page.text  # Turkish account, Turkish page
     token = form_token(page.text)
-    for path, body in (("/desk/state", {"state": "ready"}), ("/desk/wrapup/done", {}),
-                       ("/desk/wrapup", {"call_id": "x", "disposition": "resolved"})):
+    # The page's actions are the /desk/api routes; the old page-only duplicates are gone.
+    for path, body in (("/desk/api/state", {"state": "ready"}),
+                       ("/desk/api/calls/x/wrapup", {"disposition": "resolved"})):
         refused = await ayse.post(path, json=body)
         assert refused.status_code == 403, path
         refused = await ayse.post(path, json=body, headers={"X-CSRF-Token": "wrong" + token})
         assert refused.status_code == 403, path
+    for path in ("/desk/state", "/desk/wrapup", "/desk/wrapup/done"):
+        assert (await ayse.post(path, json={}, headers={"X-CSRF-Token": token})).status_code in (404, 405), path
+    assert (await ayse.get("/desk/wrapup/x")).status_code == 404
     assert (await acd.get_agent_state("1001")).state.value == "logged_out"
 
     # From logged out straight to not ready with a reason (signed in to the queues, paused).
-    paused = await ayse.post("/desk/state", json={"state": "not_ready", "reason": "training"},
+    paused = await ayse.post("/desk/api/state", json={"state": "not_ready", "reason": "training"},
                              headers={"X-CSRF-Token": token})
-    assert (paused.json()["agent"]["state"], paused.json()["agent"]["reason"]) == ("not_ready", "training")
-    ready = await ayse.post("/desk/state", json={"state": "ready"}, headers={"X-CSRF-Token": token})
-    assert (ready.status_code, ready.json()["agent"]["state"]) == (200, "available")
-    paused = await ayse.post("/desk/state", json={"state": "not_ready", "reason": "lunch"},
+    assert (paused.json()["state"], paused.json()["reason"]) == ("not_ready", "training")
+    ready = await ayse.post("/desk/api/state", json={"state": "ready"}, headers={"X-CSRF-Token": token})
+    assert (ready.status_code, ready.json()["state"]) == (200, "available")
+    assert ready.json()["version"] > paused.json()["version"]  # the page orders it against the socket's news
+    paused = await ayse.post("/desk/api/state", json={"state": "not_ready", "reason": "lunch"},
                              headers={"X-CSRF-Token": token})
-    assert (paused.json()["agent"]["state"], paused.json()["agent"]["reason"]) == ("not_ready", "lunch")
-    made_up = await ayse.post("/desk/state", json={"state": "not_ready", "reason": "<b>nap</b>"},
+    assert (paused.json()["state"], paused.json()["reason"]) == ("not_ready", "lunch")
+    made_up = await ayse.post("/desk/api/state", json={"state": "not_ready", "reason": "<b>nap</b>"},
                               headers={"X-CSRF-Token": token})
     assert made_up.status_code == 400
     # The agent acts only on themselves: an agent id in the body is not even accepted.
-    other = await ayse.post("/desk/state", json={"state": "ready", "agent_id": "1003"},
+    other = await ayse.post("/desk/api/state", json={"state": "ready", "agent_id": "1003"},
                             headers={"X-CSRF-Token": token})
     assert other.status_code == 400
     assert (await acd.get_agent_state("1003")).state.value == "logged_out"
-    out = await ayse.post("/desk/state", json={"state": "logged_out"}, headers={"X-CSRF-Token": token})
-    assert out.json()["agent"]["state"] == "logged_out"
+    out = await ayse.post("/desk/api/state", json={"state": "logout"}, headers={"X-CSRF-Token": token})
+    assert out.json()["state"] == "logged_out"
 
     selin = await signed_in(web, "selin")
     selin_token = form_token((await selin.get("/desk")).text)
-    assert (await selin.post("/desk/state", json={"state": "ready"},
+    assert (await selin.post("/desk/api/state", json={"state": "ready"},
                              headers={"X-CSRF-Token": selin_token})).status_code == 403
     actions = [(r.actor, r.action, r.target, r.outcome) for r in web.services.audit.recent(20)]
-    assert ("ayse", "desk.ready", None, "ok") in actions and ("ayse", "desk.not_ready", "lunch", "ok") in actions
+    assert ("ayse", "desk.state.ready", "1001", "ok") in actions
+    assert ("ayse", "desk.state.not_ready:lunch", "1001", "ok") in actions
+    assert ("selin", "desk.refused", "/desk/api/state", "denied: role") in actions
     await ayse.aclose()
     await selin.aclose()
 
@@ -215,27 +222,68 @@ async def test_an_agent_wraps_up_their_own_call_in_their_language_and_nobody_els
 
         ayse, emily = await signed_in(web, "ayse"), await signed_in(web, "emily")
         emily_token = form_token((await emily.get("/desk")).text)
-        assert (await emily.get(f"/desk/wrapup/{linkedid}")).status_code == 404
-        stolen = await emily.post("/desk/wrapup", json={"call_id": linkedid, "disposition": "resolved",
-                                                        "notes": "not mine"}, headers={"X-CSRF-Token": emily_token})
-        assert stolen.status_code == 422
+        assert (await emily.get(f"/desk/api/calls/{linkedid}/wrapup")).status_code == 403
+        stolen = await emily.post(f"/desk/api/calls/{linkedid}/wrapup",
+                                  json={"disposition": "resolved", "notes": "not mine"},
+                                  headers={"X-CSRF-Token": emily_token})
+        assert stolen.status_code == 403
 
-        form = (await ayse.get(f"/desk/wrapup/{linkedid}")).json()
+        form = (await ayse.get(f"/desk/api/calls/{linkedid}/wrapup")).json()
         assert (form["queue"], form["dispositions"][0]) == ("billing", {"code": "resolved", "label": "Çözüldü"})
         token = form_token((await ayse.get("/desk")).text)
         notes = "<img src=x onerror=alert(1)> iade onaylandı"
-        saved = await ayse.post("/desk/wrapup", json={"call_id": linkedid, "disposition": "resolved", "notes": notes},
+        saved = await ayse.post(f"/desk/api/calls/{linkedid}/wrapup", json={"disposition": "resolved", "notes": notes},
                                 headers={"X-CSRF-Token": token})
         assert (saved.status_code, saved.json()["disposition"], saved.json()["agent_state"]) == \
             (200, "resolved", "available")
         record = await directory.call_record(linkedid)
         assert (record.agent_id, record.disposition) == ("1001", "resolved")
-        actions = [(r.actor, r.action, r.target, r.outcome) for r in web.services.audit.recent(20)]
-        assert ("ayse", "desk.wrapup", linkedid, "ok") in actions
-        assert ("emily", "desk.wrapup", linkedid, "refused") in actions
+        actions = [(r.actor, r.action, r.target, r.outcome.split(":")[0]) for r in web.services.audit.recent(20)]
+        assert ("ayse", "desk.wrapup", f"call {linkedid}: resolved", "ok") in actions
+        assert ("emily", "desk.wrapup", f"call {linkedid}: resolved", "refused") in actions
         await ayse.aclose()
         await emily.aclose()
     finally:
         await directory.close()
         await log.close()
         await store.close()
+
+
+async def test_ready_ends_an_optional_after_call_work_early_and_is_audited(desk_web):
+    """The page's "Finish after-call work" button: the state route's "ready" ends the wrap-up."""
+    from gateway.acd.states import AgentState
+    from gateway.routing import RouteRequest
+
+    web, acd = desk_web, desk_web.services.acd
+    await acd.login("1001")
+    await acd.enqueue("L-acw", "PJSIP/in-acw", RouteRequest("billing", ("billing",), "tr", 2))
+    await acd.agent_answered("1001", "L-acw")
+    await acd.call_ended("L-acw")
+    assert (await acd.get_agent_state("1001")).state is AgentState.WRAP_UP
+    ayse = await signed_in(web, "ayse")
+    token = form_token((await ayse.get("/desk")).text)
+    done = await ayse.post("/desk/api/state", json={"state": "ready"}, headers={"X-CSRF-Token": token})
+    assert (done.status_code, done.json()["state"]) == (200, "available")
+    assert (await acd.get_agent_state("1001")).state is AgentState.AVAILABLE
+    actions = [(r.actor, r.action, r.target, r.outcome) for r in web.services.audit.recent(5)]
+    assert ("ayse", "desk.state.ready", "1001", "ok") in actions
+    await ayse.aclose()
+
+
+async def test_the_transfer_panel_offers_the_queues_in_the_agents_language_and_the_other_agents(desk_web):
+    import re
+
+    ayse, emily = await signed_in(desk_web, "ayse"), await signed_in(desk_web, "emily")
+    turkish, english = (await ayse.get("/desk")).text, (await emily.get("/desk")).text
+    assert '<option value="queue:support">Teknik destek</option>' in turkish
+    assert '<option value="queue:support">Technical support</option>' in english
+    assert '<option value="agent:1003">1003 · Emily Clarke</option>' in turkish
+    assert 'value="agent:1001"' not in turkish and 'value="agent:1003"' not in english  # not oneself
+    assert "<kbd>Alt</kbd>+<kbd>T</kbd></dt><dd>Aktar</dd>" in turkish
+    strings = json.loads(re.search(r'<script type="application/json" id="desk-strings">(.*?)</script>',
+                                   turkish, re.S).group(1))
+    assert strings["queue"]["billing"] == "Fatura"  # the pop's queue, named as in the list
+    assert strings["transfer"]["to_queue"] == "Çağrı kuyruğa aktarıldı: %(target)s."
+    assert strings["transfer"]["refused"]["409"].startswith("Şu anda mümkün değil")
+    await ayse.aclose()
+    await emily.aclose()

@@ -118,10 +118,8 @@ async function changeState(state) {
   const body = { state };
   if (state === "not_ready") body.reason = $("reason").value;
   try {
-    const data = await postJson("/desk/state", body);
+    applyAgent(await postJson("/desk/api/state", body)); // in wrap-up, "ready" ends it (if it may end)
     stateMessage("");
-    if (typeof data.now === "number") clockSkew = data.now - Date.now() / 1000;
-    applyAgent(data.agent);
   } catch (error) {
     stateMessage(failed(T.action_failed, error));
   }
@@ -185,7 +183,7 @@ function renderPop(message) {
     ? money.format(Number(caller.lifetime_value)) : null);
   setText("caller-language", languageName(pop.language || caller.language));
   setText("last-agent", caller.last_agent_id);
-  setText("queue", pop.queue);
+  setText("queue", word(T.queue || {}, pop.queue));
   setText("waited", fill(T.waited, { seconds: numbers.format(Math.round(pop.waited_seconds || 0)) }));
   setText("routing-why", routingWhy(pop.routing));
 
@@ -247,7 +245,7 @@ async function openWrapup(callId) {
     // The call's CRM activity is written as the call ends, maybe a moment after this news:
     // until it is there the form does not know the customer, so ask again briefly.
     for (let attempt = 0; ; attempt++) {
-      form = await getJson(`/desk/wrapup/${encodeURIComponent(callId)}`);
+      form = await getJson(wrapupPath(callId));
       if (form.customer_id != null || caller.customer_id == null || attempt >= 10) break;
       await new Promise((resolve) => setTimeout(resolve, 300));
     }
@@ -265,24 +263,45 @@ async function openWrapup(callId) {
     option.textContent = d.label;
     disposition.append(option);
   }
+  // The case: none, a new one, or one of the caller's open cases (only a known customer has cases).
   const cases = $("case-id");
-  cases.replaceChildren();
-  const none = document.createElement("option");
-  none.value = "";
-  none.textContent = T.no_case_update;
-  cases.append(none);
-  for (const c of form.open_cases) {
-    const option = document.createElement("option");
-    option.value = String(c.id);
-    option.textContent = `#${c.id} ${c.subject}`;
-    cases.append(option);
+  cases.replaceChildren(option("", T.no_case_action));
+  if (form.customer_id != null) {
+    cases.append(option(NEW_CASE, T.new_case));
+    if (form.open_cases.length) {
+      const group = document.createElement("optgroup");
+      group.label = T.update_case;
+      for (const c of form.open_cases) group.append(option(String(c.id), `#${c.id} ${c.subject}`));
+      cases.append(group);
+    }
   }
   $("notes").value = "";
   $("case-status").value = "resolved";
+  $("case-subject").value = "";
+  $("case-priority").value = "normal";
+  showCaseFields();
   $("save-wrapup").disabled = false;
   delete $("wrapup").dataset.saved;
   $("wrapup").hidden = false;
   $("wrapup").dataset.call = callId;
+}
+
+const NEW_CASE = "new";
+const wrapupPath = (callId) => `/desk/api/calls/${encodeURIComponent(callId)}/wrapup`;
+
+function option(value, text) {
+  const element = document.createElement("option");
+  element.value = value;
+  element.textContent = text;
+  return element;
+}
+
+// A new case asks for its subject and priority, an open one for its new status.
+function showCaseFields() {
+  const choice = $("case-id").value;
+  $("new-case-fields").hidden = choice !== NEW_CASE;
+  $("case-subject").required = choice === NEW_CASE;
+  $("update-case-fields").hidden = choice === "" || choice === NEW_CASE;
 }
 
 function wrapupMessage(text, ok = false) {
@@ -295,14 +314,21 @@ function wrapupMessage(text, ok = false) {
 async function saveWrapup(event) {
   if (event) event.preventDefault();
   if (!wrapupCall || $("wrapup").hidden) return;
-  const body = { call_id: wrapupCall, disposition: $("disposition").value, notes: $("notes").value || null };
-  if ($("case-id").value) {
-    body.case_id = Number($("case-id").value);
-    body.case_status = $("case-status").value;
+  const body = { disposition: $("disposition").value, notes: $("notes").value || null };
+  const choice = $("case-id").value;
+  if (choice === NEW_CASE) {
+    const subject = $("case-subject").value.trim();
+    if (!subject) { wrapupMessage(T.case_subject_missing); $("case-subject").focus(); return; }
+    body.open_case = { subject, priority: $("case-priority").value };
+  } else if (choice) {
+    body.update_case = { case_id: Number(choice), status: $("case-status").value };
   }
   try {
-    const result = await postJson("/desk/wrapup", body);
-    wrapupMessage(result.spooled ? T.spooled : T.saved, true);
+    const result = await postJson(wrapupPath(wrapupCall), body);
+    let text = result.spooled ? T.spooled : T.saved;
+    if (result.case && body.open_case) text += " " + fill(T.case_opened, { id: result.case.id });
+    if (result.case_error) text += " " + T.case_not_saved;
+    wrapupMessage(text, !result.case_error);
     $("wrapup").dataset.saved = "yes";
     $("save-wrapup").disabled = true;
   } catch (error) {
@@ -313,13 +339,10 @@ async function saveWrapup(event) {
 // -- wiring ------------------------------------------------------------------------------------
 $("btn-ready").addEventListener("click", () => changeState("ready"));
 $("btn-not-ready").addEventListener("click", () => changeState("not_ready"));
-$("btn-logged-out").addEventListener("click", () => changeState("logged_out"));
-$("btn-end-acw").addEventListener("click", async () => {
-  try { applyAgent((await postJson("/desk/wrapup/done")).agent); stateMessage(""); } catch (error) {
-    stateMessage(failed(T.action_failed, error));
-  }
-});
+$("btn-logged-out").addEventListener("click", () => changeState("logout"));
+$("btn-end-acw").addEventListener("click", () => changeState("ready")); // ends an optional wrap-up
 $("wrapup-form").addEventListener("submit", saveWrapup);
+$("case-id").addEventListener("change", showCaseFields);
 document.addEventListener("keydown", (event) => {
   if (!event.altKey || event.ctrlKey || event.metaKey) return;
   const action = { KeyR: () => changeState("ready"), KeyN: () => changeState("not_ready"), KeyS: () => saveWrapup() }[event.code];

@@ -151,3 +151,20 @@ def test_values_of_the_wrong_kind_say_what_was_expected(tmp_path):
         f"{path}:10: queue q: any_team_agent must be true or false",  # YAML 1.2: yes is text
         f"{path}:10: queue q: outcome must be one of voicemail, callback, got 'later'",
     ]
+
+
+def test_a_queue_is_named_for_agents_in_their_language_or_by_its_key(tmp_path):
+    config = load_queue_config(write(tmp_path, """
+        queues:
+          billing: {tr: Fatura, en: Billing, skills: [billing]}
+          vip: {skills: [vip]}
+    """))
+    billing, vip = config.policy("billing"), config.policy("vip")
+    assert (billing.label("tr"), billing.label("en"), vip.label("tr"), vip.label("en")) == \
+        ("Fatura", "Billing", "vip", "vip")
+    with pytest.raises(QueueConfigError) as refused:
+        load_queue_config(write(tmp_path, """
+            queues:
+              billing: {tr: "Fatura\\nİade", skills: [billing]}
+        """))
+    assert "queue billing: tr" in str(refused.value)
