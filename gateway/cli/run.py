@@ -9,7 +9,11 @@ import sys
 
 log = logging.getLogger("ctigw")
 
-DEMO_AGENTS = ["1001", "1002", "1003", "1004", "1005"]
+# The trial's agent phones. Besides 1001..1005 (the end-to-end tests' agents): 1009 for
+# English technical support, 1010 for Turkish sales and 1014 for complaints in both
+# languages, so every queue the main flow can reach has an agent for every caller language
+# (tests/web/test_demo_accounts.py checks it against the flow, queues.yaml and the roster).
+DEMO_AGENTS = ["1001", "1002", "1003", "1004", "1005", "1009", "1010", "1014"]
 
 
 def register(sub) -> None:
@@ -90,7 +94,7 @@ def try_command(args) -> int:
     rig.start(replace=True)
     agents = [a for a in args.agents.split(",") if a]
     from gateway.web.demo import ensure_demo_accounts
-    logins = ensure_demo_accounts(settings, DEMO_AGENTS)  # the desktop's sign-ins
+    logins = ensure_demo_accounts(settings, agents)  # the desktop's sign-ins, one per phone
 
     async def main(stop):
         from gateway.app import Gateway
@@ -138,6 +142,7 @@ def print_try_banner(settings, rig, agents, logins=()) -> None:
     supervisor_token = issue_token(settings.http.token_secret, "supervisor", "billing")
     api = f"http://{settings.http.bind}:{settings.http.port}/api/v1"
     sign_ins = "\n".join(f"  {d.username:<11} {d.password:<14} {d.display_name} ({d.role})" for d in logins)
+    call = f".venv/bin/ctigw call {settings.rig.inbound_number}"
     print(f"""
 The gateway is running (Ctrl-C stops it and the local Asterisk).
 
@@ -145,21 +150,26 @@ The gateway is running (Ctrl-C stops it and the local Asterisk).
   gateway       FastAGI 127.0.0.1:{settings.agi.port}, CRM {settings.crm_url}
   agents        {', '.join(agents) or 'none'} registered, logged in, answering after a few rings
 
-In another terminal, place calls and press keys in the IVR (this window logs each call):
+The agent desktop: open http://{settings.http.bind}:{settings.http.port}/login and sign in as an agent
+(username, password); the caller pops up there while the agent's demo phone rings:
+
+{sign_ins}
+
+In another terminal, place calls and press keys in the IVR (this window logs each call).
+Agents take calls Monday to Friday, 09:00-18:00 Istanbul time; at other times the IVR
+offers a voice message or a call back instead.
 
   # Emily Clarke, a known English customer: main menu 1 (billing) -> English billing agent 1003
-  .venv/bin/ctigw call {settings.rig.inbound_number} --caller-id +442071234567 --digits 1 --digits-after 6
+  {call} --caller-id +442071234567 --digits 1 --digits-after 6
+  # Çağrı Öztürk, a repeat caller with an open case: 1 = an agent about it (complaints) -> 1014
+  {call} --caller-id +905321234567 --digits 1 --digits-after 6
   # an unknown caller: 1 = Türkçe, then main menu 1 (billing) -> best Turkish billing agent, 1001
-  .venv/bin/ctigw call {settings.rig.inbound_number} --caller-id +905559876543 --digits 1,1 --digit-gap 6
+  {call} --caller-id +905559876543 --digits 1,1 --digit-gap 6
   # what the agent's screen pop shows for Çağrı Öztürk, whatever form the number comes in
   .venv/bin/ctigw crm lookup 05321234567
 
   .venv/bin/ctigw acd status             # agents and queues, live
   .venv/bin/ctigw flows graph main       # the IVR as a picture (main.svg)
-
-The agent desktop: http://{settings.http.bind}:{settings.http.port}/login, signing in as (username, password)
-
-{sign_ins}
 
 The agent-control API ({api}, OpenAPI at {api}/openapi.json), as agent {agents[0] if agents else '-'}
 and as the billing team's supervisor:
