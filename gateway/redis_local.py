@@ -44,7 +44,9 @@ class LocalRedis:
              "--dir", str(self.dir), "--save", "", "--appendonly", "no",
              "--logfile", str(self.dir / "redis.log")],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            preexec_fn=_die_with_parent,
+            # Its own session: Ctrl-C in the trial's terminal reaches only the gateway, which
+            # stops this Redis last (it dies with the gateway all the same).
+            preexec_fn=_die_with_parent, start_new_session=True,
         )
         deadline = time.monotonic() + timeout
         while not self.socket.exists():

@@ -66,8 +66,8 @@ PASSWORD = "correct horse battery"
 def add_accounts(web: RunningWeb) -> None:
     """The accounts the web tests sign in with (all with PASSWORD)."""
     accounts = web.services.accounts
-    accounts.add("ayse", PASSWORD, role="agent", agent_id="1001", display_name="Ayşe Yılmaz", locale="tr")
-    accounts.add("emily", PASSWORD, role="agent", agent_id="1003", display_name="Emily Clarke", locale="en")
+    accounts.add("ayse", PASSWORD, role="agent", agent_id="1001", display_name="Nazlı Yılmaz", locale="tr")
+    accounts.add("emily", PASSWORD, role="agent", agent_id="1003", display_name="Rebecca Lawson", locale="en")
     accounts.add("selin", PASSWORD, role="supervisor", teams=("billing",), display_name="Selin Kaya", locale="tr")
     accounts.add("root", PASSWORD, role="admin", display_name="Admin", locale="en")
 

@@ -6,7 +6,7 @@ The YAML format is shared with the IVR checker (which checks route skills agains
     teams:
       - {id: billing, name: Billing, supervisor: Serkan Aydemir}
     agents:
-      - {id: "1001", name: Ayşe Yılmaz, endpoint: "1001", team: billing,
+      - {id: "1001", name: Nazlı Yılmaz, endpoint: "1001", team: billing,
          languages: [tr], skills: {billing: 9, general: 6}}
 
 Every finding names the file, the line and the agent; all findings are reported at once.

@@ -9,7 +9,11 @@ import sys
 
 log = logging.getLogger("ctigw")
 
-DEMO_AGENTS = ["1001", "1002", "1003", "1004", "1005"]
+# The trial's agent phones. Besides 1001..1005 (the end-to-end tests' agents): 1009 for
+# English technical support, 1010 for Turkish sales and 1014 for complaints in both
+# languages, so every queue the main flow can reach has an agent for every caller language
+# (tests/web/test_demo_accounts.py checks it against the flow, queues.yaml and the roster).
+DEMO_AGENTS = ["1001", "1002", "1003", "1004", "1005", "1009", "1010", "1014"]
 
 
 def register(sub) -> None:
@@ -21,6 +25,9 @@ def register(sub) -> None:
     p.add_argument("--agents", default=",".join(DEMO_AGENTS),
                    help="agent phones (endpoints) to register, log in and auto-answer; '' for none")
     p.add_argument("--answer-after", type=float, default=3.0, help="seconds a demo agent's phone rings")
+    p.add_argument("--real-hours", action="store_true",
+                   help="follow the main flow's office hours by the real clock (by default the trial's IVR "
+                        "is always open, so a call reaches an agent whenever you try it)")
     p.set_defaults(func=try_command)
 
 
@@ -90,13 +97,14 @@ def try_command(args) -> int:
     rig.start(replace=True)
     agents = [a for a in args.agents.split(",") if a]
     from gateway.web.demo import ensure_demo_accounts
-    logins = ensure_demo_accounts(settings, DEMO_AGENTS)  # the desktop's sign-ins
+    logins = ensure_demo_accounts(settings, agents)  # the desktop's sign-ins, one per phone
 
     async def main(stop):
         from gateway.app import Gateway
         from gateway.rig.phones import PhoneBank
 
-        gateway = Gateway(settings, private_redis=True)  # an empty [redis] url: a Redis of its own
+        clock = None if args.real_hours else always_open_clock(settings)
+        gateway = Gateway(settings, private_redis=True, ivr_clock=clock)  # empty [redis] url: a Redis of its own
         await gateway.start()
         bank = PhoneBank(sip_port=rig.sip_port, carrier_secret=rig.carrier_secret, agent_secret=rig.agent_secret)
         try:
@@ -105,7 +113,7 @@ def try_command(args) -> int:
                 agent = gateway.acd.roster.by_endpoint(endpoint)
                 if agent is not None:
                     await gateway.acd.login(agent.id)
-            print_try_banner(settings, rig, agents, logins)
+            print_try_banner(settings, rig, agents, logins, args.real_hours)
             await stop.wait()
         finally:
             await bank.stop()
@@ -116,6 +124,28 @@ def try_command(args) -> int:
         return run_until_interrupted(main)
     finally:
         rig.stop()
+
+
+def always_open_clock(settings, now=None):
+    """The trial IVR's business-hours clock: the real time when the main flow's offices are
+    open, else the next moment they are, so a newcomer's call reaches an agent at any hour."""
+    from datetime import datetime, timezone
+
+    from gateway.ivr.hours import is_open, next_open
+    from gateway.ivr.loader import flow_file, load_flow
+
+    real = now or (lambda: datetime.now(timezone.utc))
+    flow = load_flow(flow_file(settings.ivr.flows_dir, settings.ivr.main_flow))
+    schedules = [s for f in flow.all_flows() for s in f.schedules.values()]
+    opens = next_open(schedules, real().replace(second=0, microsecond=0))
+    if not schedules or opens is None:
+        return None
+
+    def clock():
+        moment = real()
+        return moment if all(is_open(s, moment) for s in schedules) else opens
+
+    return clock
 
 
 def _trial_token_secret(state_dir) -> str:
@@ -131,13 +161,17 @@ def _trial_token_secret(state_dir) -> str:
     return path.read_text().strip()
 
 
-def print_try_banner(settings, rig, agents, logins=()) -> None:
+def print_try_banner(settings, rig, agents, logins=(), real_hours: bool = False) -> None:
     from gateway.api import issue_token
 
     agent_token = issue_token(settings.http.token_secret, "agent", agents[0]) if agents else ""
     supervisor_token = issue_token(settings.http.token_secret, "supervisor", "billing")
     api = f"http://{settings.http.bind}:{settings.http.port}/api/v1"
     sign_ins = "\n".join(f"  {d.username:<11} {d.password:<14} {d.display_name} ({d.role})" for d in logins)
+    call = f".venv/bin/ctigw call {settings.rig.inbound_number}"
+    hours = ("The IVR follows its office hours (ivr_flows/main.yaml); out of hours it offers a voice\n"
+             "message or a call back instead of an agent." if real_hours else
+             "The IVR is always in office hours here (--real-hours: the flow's own hours, by the clock).")
     print(f"""
 The gateway is running (Ctrl-C stops it and the local Asterisk).
 
@@ -145,21 +179,25 @@ The gateway is running (Ctrl-C stops it and the local Asterisk).
   gateway       FastAGI 127.0.0.1:{settings.agi.port}, CRM {settings.crm_url}
   agents        {', '.join(agents) or 'none'} registered, logged in, answering after a few rings
 
-In another terminal, place calls and press keys in the IVR (this window logs each call):
+The agent desktop: open http://{settings.http.bind}:{settings.http.port}/login and sign in as an agent
+(username, password); the caller pops up there while the agent's demo phone rings:
+
+{sign_ins}
+
+In another terminal, place calls and press keys in the IVR (this window logs each call).
+{hours}
 
   # Emily Clarke, a known English customer: main menu 1 (billing) -> English billing agent 1003
-  .venv/bin/ctigw call {settings.rig.inbound_number} --caller-id +442071234567 --digits 1 --digits-after 6
+  {call} --caller-id +442071234567 --digits 1 --digits-after 6
+  # Çağrı Öztürk, a repeat caller with an open case: 1 = an agent about it (complaints) -> 1014
+  {call} --caller-id +905321234567 --digits 1 --digits-after 6
   # an unknown caller: 1 = Türkçe, then main menu 1 (billing) -> best Turkish billing agent, 1001
-  .venv/bin/ctigw call {settings.rig.inbound_number} --caller-id +905559876543 --digits 1,1 --digit-gap 6
+  {call} --caller-id +905559876543 --digits 1,1 --digit-gap 6
   # what the agent's screen pop shows for Çağrı Öztürk, whatever form the number comes in
   .venv/bin/ctigw crm lookup 05321234567
 
   .venv/bin/ctigw acd status             # agents and queues, live
   .venv/bin/ctigw flows graph main       # the IVR as a picture (main.svg)
-
-The agent desktop: http://{settings.http.bind}:{settings.http.port}/login, signing in as (username, password)
-
-{sign_ins}
 
 The agent-control API ({api}, OpenAPI at {api}/openapi.json), as agent {agents[0] if agents else '-'}
 and as the billing team's supervisor:

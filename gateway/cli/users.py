@@ -4,10 +4,10 @@ Accounts live in the CRM database ([crm] url). A password is read from a prompt 
 from the first line of standard input when that is not a terminal; never from the command
 line, where other users could read it in the process list.
 
-    ctigw users add ayse --role agent --agent-id 1001 --name "Ayşe Yılmaz" --locale tr
+    ctigw users add nazli --role agent --agent-id 1001 --name "Nazlı Yılmaz" --locale tr
     ctigw users add selin --role supervisor --teams billing,support
-    echo "$PASSWORD" | ctigw users passwd ayse
-    ctigw users disable ayse      # and ends her signed-in sessions
+    echo "$PASSWORD" | ctigw users passwd nazli
+    ctigw users disable nazli     # and ends her signed-in sessions
 """
 from __future__ import annotations
 

@@ -25,6 +25,7 @@ from datetime import datetime, timezone
 from urllib.parse import quote
 
 from sqlalchemy import and_, case, create_engine, insert, literal, or_, select, tuple_, update
+from sqlalchemy.dialects import postgresql as pg_dialect, sqlite as sqlite_dialect
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.pool import NullPool
@@ -217,7 +218,8 @@ class CustomerDirectory:
                           linkedid: str | None = None) -> str:
         """Give the customer this number (E.164 returned). A number held by a lead (a
         placeholder for an unknown caller) moves over with the lead's calls; one held by
-        another customer raises NumberTaken. With `linkedid`, that call is the customer's too."""
+        another customer raises NumberTaken. With `linkedid`, that call is the customer's too,
+        also while it is live: its activity, written when it ends, lands on this customer."""
         _check_id(customer_id)
         e164 = self._e164(raw_number)
         return await self._run(_link_number, customer_id, e164, _label(label), _linkedid_or_none(linkedid))
@@ -490,6 +492,15 @@ def _create_customer(conn: Connection, name: str, language: str | None, e164: st
 
 
 def _attach_call(conn: Connection, linkedid: str, customer_id: int) -> None:
+    # A live call's activity is written when the call ends, by whichever gateway holds it, with
+    # the customer it looked up at the start (maybe a lead). So the link goes into the database
+    # now: the call's row, made here if it is not there yet, names the customer, and the call's
+    # write keeps a customer over a lead (queries.UPSERT_CALL_ACTIVITY).
+    now = m.utcnow()
+    dialect = pg_dialect if conn.dialect.name == "postgresql" else sqlite_dialect
+    conn.execute(dialect.insert(a).values(linkedid=linkedid, kind="call", customer_id=customer_id, occurred_at=now,
+                                          direction="inbound", channel="phone", created_at=now, updated_at=now)
+                 .on_conflict_do_nothing(index_elements=[a.c.linkedid]))
     # Only a call nobody was named on (or a lead was) moves: a known customer's call stays theirs.
     lead_ids = select(c.c.id).where(c.c.is_lead)
     conn.execute(update(a).where(a.c.linkedid == linkedid,

@@ -91,6 +91,13 @@ ON CONFLICT (e164) DO NOTHING RETURNING customer_id"""
 # -- the activity log: idempotent by linkedid ---------------------------------------------
 # A repeated write of the same call never adds a row; a later write adds what it knows
 # (non-NULL values win, NULLs never erase) and never touches the agent's wrap-up columns.
+#
+# The customer: the one the call tracker names, unless that is a lead (the stand-in for an
+# unknown caller) whose number an agent has since linked to a customer: then the number's
+# owner now. And a customer already on the row (an agent linked the call to them while it was
+# live, directory.py) is kept over a lead. The call tracker only knows the customer it looked
+# up when the call came in, perhaps on another gateway than the agent's link: the database
+# decides, when the call is written.
 UPSERT_CALL_ACTIVITY = """
 INSERT INTO activities (
     linkedid, kind, customer_id, occurred_at, direction, channel, summary, agent_id, outcome,
@@ -98,13 +105,16 @@ INSERT INTO activities (
     wait_seconds, talk_seconds, hold_seconds, ivr_path, ivr_inputs, route, transfers, created_at, updated_at)
 VALUES (
     :linkedid, 'call',
-    COALESCE((SELECT id FROM customers WHERE id = :customer_id),
-             (SELECT customer_id FROM phone_numbers WHERE e164 = :e164)),
+    COALESCE((SELECT id FROM customers WHERE id = :customer_id AND NOT is_lead),
+             (SELECT customer_id FROM phone_numbers WHERE e164 = :e164),
+             (SELECT id FROM customers WHERE id = :customer_id)),
     :occurred_at, :direction, 'phone', :summary, :agent_id, :outcome,
     :raw_ani, :e164, :dnis, :started_at, :answered_at, :ended_at, :queue,
     :wait_seconds, :talk_seconds, :hold_seconds, :ivr_path, :ivr_inputs, :route, :transfers, :now, :now)
 ON CONFLICT (linkedid) DO UPDATE SET
-    customer_id = COALESCE(excluded.customer_id, activities.customer_id),
+    customer_id = COALESCE((SELECT id FROM customers WHERE id = excluded.customer_id AND NOT is_lead),
+                           (SELECT id FROM customers WHERE id = activities.customer_id AND NOT is_lead),
+                           excluded.customer_id, activities.customer_id),
     occurred_at = excluded.occurred_at,
     direction = COALESCE(excluded.direction, activities.direction),
     summary = COALESCE(excluded.summary, activities.summary),

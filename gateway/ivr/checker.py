@@ -141,6 +141,26 @@ def graph_problems(flow: Flow) -> list[FlowProblem]:
     return problems
 
 
+def reachable_routes(flow: Flow) -> list[RouteNode]:
+    """Every route node a caller can get to from the flow's start, through the sub-flows it
+    can enter too: the queues the flow can send callers to."""
+    routes: list[RouteNode] = []
+    pending, seen = [flow], set()
+    while pending:
+        current = pending.pop()
+        if current.path in seen:
+            continue
+        seen.add(current.path)
+        edges = {nid: _targets(node, current) for nid, node in current.nodes.items()}
+        for nid in sorted(_reach(current.start, edges)):
+            node = current.nodes[nid]
+            if isinstance(node, RouteNode):
+                routes.append(node)
+            elif isinstance(node, SubflowNode) and node.flow in current.subflows:
+                pending.append(current.subflows[node.flow])
+    return routes
+
+
 def _targets(node: Node, flow: Flow) -> list[str]:
     """Every node this one can lead to, the flow-wide on_failure included."""
     targets = [e.target for e in node.exits()]

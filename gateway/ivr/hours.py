@@ -22,6 +22,19 @@ def is_open(schedule: Schedule, now: dt.datetime) -> bool:
     return any(start <= t < end for start, end in schedule.weekly.get(local.weekday(), ()))
 
 
+def next_open(schedules, after: dt.datetime, *, step: dt.timedelta = dt.timedelta(minutes=15),
+              horizon: dt.timedelta = dt.timedelta(days=31)) -> dt.datetime | None:
+    """The first moment from `after` on (in `step`s) when every schedule is open; None when
+    there is none within `horizon`."""
+    schedules = list(schedules)
+    moment = after
+    while moment <= after + horizon:
+        if all(is_open(schedule, moment) for schedule in schedules):
+            return moment
+        moment += step
+    return None
+
+
 def parse_days(spec: str) -> list[int]:
     """'mon-fri' -> [0..4]; 'sat,sun' -> [5, 6]; 'wed' -> [2]."""
     days: list[int] = []

@@ -35,13 +35,15 @@ def _passwords(path: Path, usernames: list[str]) -> dict[str, str]:
     return known
 
 
-def ensure_demo_accounts(settings, agent_ids: list[str]) -> list[DemoLogin]:
+def ensure_demo_accounts(settings, endpoints: list[str]) -> list[DemoLogin]:
+    """Accounts for the agents of the demo phones `endpoints` (the ones the trial registers
+    and logs in), and the supervisor."""
     from gateway.acd.roster import load_roster
     from gateway.crm.migrate import sync_engine
     from gateway.web.accounts import AccountStore
 
     roster = load_roster(settings.acd.roster)
-    agents = [a for a in (roster.agent(i) for i in agent_ids) if a is not None]
+    agents = [a for a in (roster.by_endpoint(e) for e in endpoints) if a is not None]
     team = next((t for t in roster.teams if t.id == SUPERVISOR_TEAM), None)
     wanted = [(a.id, a.name, "agent", a.id, (), "tr" if "tr" in a.languages else "en") for a in agents]
     if team is not None:

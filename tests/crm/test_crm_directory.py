@@ -241,3 +241,97 @@ def test_the_migration_folds_the_names_already_in_the_crm(crm_url, sql):
         engine.dispose()
     upgrade_database(crm_url)
     assert sql.rows(crm_url, "SELECT name_folded FROM customers") == [("ismail isik",)]
+
+
+# -- a call linked while it is live ----------------------------------------------------------
+# The gateway that holds the call looked the caller up when the call came in (a lead for an
+# unknown number) and writes the call's one activity when it ends, with that customer id. The
+# agent's link goes through the directory, maybe on another gateway: only the database joins
+# the two. `gateway_store` and `directory` here are separate connections, as they would be.
+UNKNOWN = "+905559876543"
+
+
+@pytest.fixture
+async def gateway_store(demo_url):
+    from gateway.crm.store import CrmStore
+
+    store = await CrmStore.open(demo_url, region="TR", create_leads=True)
+    yield store
+    await store.close()
+
+
+async def _call_ends(store, tmp_path, linkedid, caller, raw_ani=UNKNOWN):
+    """The gateway's end-of-call write (app.Gateway._write_activity): the customer it looked up."""
+    log = ActivityLog(store, tmp_path / "spool.sqlite3")
+    try:
+        await log.record_call(CallActivity(linkedid=linkedid, raw_ani=raw_ani, customer_id=caller.customer_id,
+                                           outcome="answered", agent_id="1001", queue="general"))
+    finally:
+        await log.close()
+
+
+def _call_owner(sql, url, linkedid):
+    return sql.rows(url, "SELECT customer_id FROM activities WHERE linkedid = :linkedid", linkedid=linkedid)
+
+
+@pytest.mark.parametrize("before_link", ["nothing", "wrapup"])
+async def test_a_number_linked_during_the_call_takes_the_call_with_it(
+        demo_url, directory, gateway_store, tmp_path, sql, before_link):
+    caller = await gateway_store.lookup(UNKNOWN)
+    assert caller.is_lead and caller.lead_created
+    if before_link == "wrapup":  # the agent saved the wrap-up form before the call's own write
+        log = ActivityLog(gateway_store, tmp_path / "wrapup-spool.sqlite3")
+        await log.add_wrapup("1764000100.1", "1001", "resolved", "linked the caller")
+        await log.close()
+    await directory.link_number(2, "0555 987 65 43", linkedid="1764000100.1")
+    await _call_ends(gateway_store, tmp_path, "1764000100.1", caller)
+    assert _call_owner(sql, demo_url, "1764000100.1") == [(2,)]
+    assert sql.rows(demo_url, "SELECT count(*) FROM activities WHERE customer_id = :lead",
+                    lead=caller.customer_id) == [(0,)]
+    again = await gateway_store.lookup(UNKNOWN)  # the next call from the number pops the customer
+    assert (again.customer_id, again.name, again.is_lead) == (2, "Emily Clarke", False)
+
+
+async def test_a_number_linked_without_naming_the_call_still_takes_it(demo_url, directory, gateway_store,
+                                                                      tmp_path, sql):
+    caller = await gateway_store.lookup(UNKNOWN)
+    await directory.link_number(2, UNKNOWN)
+    await _call_ends(gateway_store, tmp_path, "1764000100.2", caller)
+    assert _call_owner(sql, demo_url, "1764000100.2") == [(2,)]
+
+
+async def test_a_call_linked_to_a_customer_under_another_number_is_theirs(demo_url, directory, gateway_store,
+                                                                          tmp_path, sql):
+    """The caller rang from a number nobody knows and gave the agent their usual one."""
+    caller = await gateway_store.lookup(UNKNOWN)
+    await directory.link_number(2, "+905551110099", linkedid="1764000100.3")
+    await _call_ends(gateway_store, tmp_path, "1764000100.3", caller)
+    assert _call_owner(sql, demo_url, "1764000100.3") == [(2,)]
+    assert (await gateway_store.lookup(UNKNOWN)).customer_id == caller.customer_id  # that number stays the lead's
+
+
+async def test_a_customer_created_during_the_call_gets_the_call(demo_url, directory, gateway_store, tmp_path, sql):
+    caller = await gateway_store.lookup(UNKNOWN)
+    customer_id = await directory.create_customer("Şükrü Işık", "tr", UNKNOWN, linkedid="1764000100.4")
+    await _call_ends(gateway_store, tmp_path, "1764000100.4", caller)
+    assert _call_owner(sql, demo_url, "1764000100.4") == [(customer_id,)]
+    again = await gateway_store.lookup(UNKNOWN)
+    assert (again.customer_id, again.name, again.is_lead) == (customer_id, "Şükrü Işık", False)
+    assert [a.summary for a in again.recent_activities] == ["Inbound call: answered, agent 1001, queue general"]
+
+
+async def test_a_customer_created_under_another_number_during_the_call_gets_the_call(
+        demo_url, directory, gateway_store, tmp_path, sql):
+    caller = await gateway_store.lookup(UNKNOWN)
+    customer_id = await directory.create_customer("Şükrü Işık", "tr", "+905551110099", linkedid="1764000100.5")
+    await _call_ends(gateway_store, tmp_path, "1764000100.5", caller)
+    assert _call_owner(sql, demo_url, "1764000100.5") == [(customer_id,)]
+
+
+async def test_a_known_customers_call_stays_theirs_whatever_is_linked_during_it(
+        demo_url, directory, gateway_store, tmp_path, sql):
+    caller = await gateway_store.lookup(CAGRI_NUMBER)
+    assert caller.customer_id == 1 and not caller.is_lead
+    await directory.link_number(2, "+905551110099", linkedid="1764000100.6")
+    await _call_ends(gateway_store, tmp_path, "1764000100.6", caller, raw_ani=CAGRI_NUMBER)
+    assert _call_owner(sql, demo_url, "1764000100.6") == [(1,)]

@@ -68,7 +68,7 @@ async def test_a_turkish_agent_signs_in_sees_the_desk_and_signs_out_in_a_real_br
     assert seen["login_title"] == "Sign in · ctigw"  # before signing in: the browser's language
     assert seen["desk_title"] == "Temsilci masası · ctigw"
     assert (seen["heading"], seen["name"], seen["role"], seen["logout"]) == \
-        ("Temsilci masası", "Ayşe Yılmaz", "temsilci", "Çıkış yap")
+        ("Temsilci masası", "Nazlı Yılmaz", "temsilci", "Çıkış yap")
     assert "ctigw_session" not in seen["session_cookie_visible_to_script"]  # HttpOnly
     assert seen["after_logout"] == f"{web.url}/login"
     assert not [m for m in seen["console"] if "Content Security Policy" in m], seen["console"]

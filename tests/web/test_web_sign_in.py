@@ -26,7 +26,7 @@ async def test_an_agent_signs_in_sees_the_desk_and_signs_out(web):
         assert "Secure" not in cookie  # plain http on loopback; https adds it
         r = await browser.get("/desk")
         assert r.status_code == 200
-        assert "Ayşe Yılmaz" in r.text and "temsilci" in r.text and "1001" in r.text
+        assert "Nazlı Yılmaz" in r.text and "temsilci" in r.text and "1001" in r.text
         assert r.headers["content-security-policy"] == CSP
         assert r.headers["x-content-type-options"] == "nosniff" and r.headers["referrer-policy"] == "same-origin"
         assert r.headers["cache-control"] == "no-store"
@@ -182,7 +182,7 @@ async def test_pages_speak_the_accounts_language_or_the_browsers(web):
         assert "Sign in" in r.text and '<html lang="en">' in r.text
         await sign_in(browser, "emily", **{"Accept-Language": "tr"})
         r = await browser.get("/desk", headers={"Accept-Language": "tr"})
-        assert "Agent desktop" in r.text and "Emily Clarke" in r.text  # her account says English
+        assert "Agent desktop" in r.text and "Rebecca Lawson" in r.text  # her account says English
     async with client(web) as browser:
         await sign_in(browser, "ayse", **{"Accept-Language": "en"})
         r = await browser.get("/desk", headers={"Accept-Language": "en"})

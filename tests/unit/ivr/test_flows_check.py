@@ -147,3 +147,28 @@ nodes:
 """)
     code, lines, _ = check(capsys, path, "--sounds", sounds, "--prompts", tmp_path / "none")
     assert (code, lines) == (0, [])
+
+
+def test_reachable_routes_are_those_a_caller_can_get_to_through_sub_flows_and_on_failure(write_flow):
+    from gateway.ivr.checker import reachable_routes
+    from gateway.ivr.loader import load_flow
+
+    write_flow("survey", """
+start: ask
+nodes:
+  ask: {type: menu, prompt: vm-goodbye, choices: {1: sales, 2: done}}
+  sales: {type: route, queue: sales, skills: [sales]}
+  done: {type: return}
+""")
+    path = write_flow("main", """
+start: menu
+on_failure: agent
+nodes:
+  menu: {type: menu, prompt: vm-goodbye, choices: {1: survey}}
+  survey: {type: subflow, flow: survey, next: bye}
+  bye: {type: hangup}
+  agent: {type: route, queue: general, skills: [general]}
+  orphan: {type: route, queue: complaints, skills: [complaints]}
+""")
+    routes = reachable_routes(load_flow(path))
+    assert sorted((r.id, r.queue) for r in routes) == [("agent", "general"), ("sales", "sales")]
