@@ -277,7 +277,7 @@ async def test_the_transfer_panel_offers_the_queues_in_the_agents_language_and_t
     turkish, english = (await ayse.get("/desk")).text, (await emily.get("/desk")).text
     assert '<option value="queue:support">Teknik destek</option>' in turkish
     assert '<option value="queue:support">Technical support</option>' in english
-    assert '<option value="agent:1003">1003 · Emily Clarke</option>' in turkish
+    assert '<option value="agent:1003">1003 · Rebecca Lawson</option>' in turkish
     assert 'value="agent:1001"' not in turkish and 'value="agent:1003"' not in english  # not oneself
     assert "<kbd>Alt</kbd>+<kbd>T</kbd></dt><dd>Aktar</dd>" in turkish
     strings = json.loads(re.search(r'<script type="application/json" id="desk-strings">(.*?)</script>',
