@@ -17,7 +17,7 @@ from contextvars import ContextVar
 from pathlib import Path
 from typing import Annotated, Literal, Mapping
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import (BaseSettings, EnvSettingsSource, NoDecode, PydanticBaseSettingsSource,
                                SettingsConfigDict, TomlConfigSettingsSource)
 
@@ -184,12 +184,13 @@ class HttpSettings(_Section):
     metrics_allowed_hosts: HostList = Field(default_factory=lambda: ["127.0.0.1", "::1"])
     readiness_timeout: Seconds = 1.0  # each /readyz check (Redis, CRM...) gives up after this
 
-    @model_validator(mode="after")
-    def _addresses(self):
+    @field_validator("metrics_allowed_hosts")
+    @classmethod
+    def _addresses(cls, hosts: list[str]) -> list[str]:
         from gateway.agi.access import AllowList
 
-        AllowList(self.metrics_allowed_hosts)  # "10.0.0.0/8", "::1"; raises ValueError for anything else
-        return self
+        AllowList(hosts)  # "10.0.0.0/8", "::1"; raises ValueError for anything else
+        return hosts
 
 
 class RigSettings(_Section):

@@ -162,6 +162,8 @@ class ActivityLog:
                 return written
 
     async def close(self) -> None:
+        if self._closed:
+            return  # closed already (a second close is harmless)
         self._closed = True
         if self._flusher is not None:
             self._flusher.cancel()
