@@ -20,6 +20,7 @@ gateways in one process (the tests) never collide.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 from dataclasses import dataclass, field
@@ -66,9 +67,14 @@ async def read_acd_picture(acd, now: float | None = None) -> AcdPicture:
     for queue in queues:
         pipe.zrange(store.keys.queue(queue), 0, -1)
     members = {q: [_text(m) for m in found] for q, found in zip(queues, await pipe.execute())}
-    calls = {c.call_id: c for c in await store.load_calls([m for ids in members.values() for m in ids])}
-    longest = {q: max((now - calls[m].enqueued_at for m in ids if m in calls), default=0.0)
-               for q, ids in members.items()}
+    # Only each waiting call's enqueued_at: its JSON alone, not a whole QueuedCall per call.
+    pipe = store.redis.pipeline(transaction=False)
+    waiting = [m for ids in members.values() for m in ids]
+    for call_id in waiting:
+        pipe.hget(store.keys.call(call_id), "data")
+    entered = {call_id: json.loads(data)["enqueued_at"]
+               for call_id, data in zip(waiting, await pipe.execute()) if data is not None}
+    longest = {q: max((now - entered[m] for m in ids if m in entered), default=0.0) for q, ids in members.items()}
     agent_ids = {a.id for a in acd.roster.agents} | await store.known_agent_ids()
     agents = {s.value: 0 for s in AgentState}
     for status in await store.load_agents(sorted(agent_ids)):

@@ -8,6 +8,8 @@ import socket
 
 import pytest
 import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 
 from gateway.acd import events
 from gateway.acd.model import CallState, QueuedCall
@@ -32,7 +34,8 @@ def closed_port() -> int:
 
 @pytest.fixture
 async def acd():
-    client = aioredis.Redis(host="127.0.0.1", port=closed_port(), socket_connect_timeout=1)
+    client = aioredis.Redis(host="127.0.0.1", port=closed_port(), socket_connect_timeout=1,
+                            retry=Retry(NoBackoff(), 0))  # refused at once, not retried
     acd = Acd.from_settings(Settings(), client, instance="gw1", clock=lambda: NOW)
     yield acd
     await client.aclose()
