@@ -220,6 +220,10 @@ class GatewayMetrics:
         except Exception as exc:  # TimeoutError, Redis down: the scrape still answers, saying so
             log.warning("metrics: the ACD's state could not be read from Redis (%s: %s)", type(exc).__name__, exc)
             picture = None
-        body = generate_latest(_Scrape(self.registry, AcdStateCollector(picture)))
+        body = self.render(picture)
         log.debug("metrics scrape in %.3f s", time.monotonic() - started)
         return body
+
+    def render(self, picture: AcdPicture | None) -> bytes:
+        """Every metric in the text format, with `picture` as the ACD's state (None: unread)."""
+        return generate_latest(_Scrape(self.registry, AcdStateCollector(picture)))

@@ -19,8 +19,7 @@ from gateway.agi.server import FastAgiServer
 from gateway.ami.client import AmiClient
 from gateway.config import ConfigError, Settings, describe, load_settings
 from gateway.health import NotReady, Readiness
-from gateway.metrics import AcdPicture, AcdStateCollector, GatewayMetrics, _Scrape
-from prometheus_client import generate_latest
+from gateway.metrics import AcdPicture, GatewayMetrics
 from scraping import parse
 
 NOW = 10_000.0
@@ -55,7 +54,7 @@ def event(queued: QueuedCall, instance: str = "gw1") -> events.Event:
 
 
 def scrape(metrics: GatewayMetrics, picture: AcdPicture | None = None):
-    return parse(generate_latest(_Scrape(metrics.registry, AcdStateCollector(picture))).decode())
+    return parse(metrics.render(picture).decode())
 
 
 # -- readiness --------------------------------------------------------------------------------
