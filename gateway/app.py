@@ -30,7 +30,9 @@ from gateway.crm.directory import CustomerDirectory
 from gateway.crm.store import CrmStore
 from gateway.desk.service import DeskService
 from gateway.desk.wrapup import WrapupService
+from gateway.health import Readiness, gateway_checks
 from gateway.ivr.registry import FlowRegistry
+from gateway.metrics import GatewayMetrics
 from gateway.redis_local import LocalRedis
 from gateway.web.server import start_gateway_web
 
@@ -110,11 +112,13 @@ class Gateway:
         self.agi = FastAgiServer({"inbound": handler}, allowed_hosts=s.agi.allowed_hosts,
                                  max_sessions=s.agi.max_sessions, env_timeout=s.agi.env_timeout,
                                  command_timeout=s.agi.command_timeout)
+        self._watch()  # before FastAGI listens: the first call is counted
         self.agi.listen(s.agi.port, s.agi.bind, backlog=s.agi.backlog)
         self.api = None
         if s.http.token_secret:  # the web: sign-in pages, the desk and the REST API
             self.api = await start_gateway_web(s, self.redis, self.acd, desk=self.desk, wrapups=self.wrapups,
-                                               directory=self.directory, agent_calls=self.agent_calls)
+                                               directory=self.directory, agent_calls=self.agent_calls,
+                                               metrics=self.metrics, readiness=self.readiness)
             log.info("web on http://%s:%d/login, API /api/v1 (tokens: ctigw api-token)", s.http.bind, self.api.port)
         else:
             log.info("HTTP off: set [http] token_secret (CTIGW_HTTP_TOKEN_SECRET) to turn the web and its API on")
@@ -131,6 +135,19 @@ class Gateway:
                 log.exception("while stopping")
         if self._local_redis is not None:
             self._local_redis.stop()
+
+    def _watch(self) -> None:
+        """The operations' view (GET /metrics, /readyz): the components report to the metrics
+        through plain callbacks, and know nothing of Prometheus."""
+        s = self.settings
+        self.metrics = GatewayMetrics(self.acd, ami=self.ami, agi=self.agi, activities=self.activities)
+        self.acd.on_event(self.metrics.acd_event)
+        self.crm.on_lookup(self.metrics.lookup_done)
+        self.agi.on_session_end = self.metrics.agi_session_ended
+        self.readiness = Readiness(gateway_checks(redis=self.redis, ami=self.ami, agi=self.agi, crm=self.crm,
+                                                  activities=self.activities,
+                                                  crm_timeout=s.http.readiness_timeout / 2),
+                                   timeout=s.http.readiness_timeout)
 
     async def _stop_api(self):
         if self.api is not None:

@@ -17,7 +17,7 @@ from contextvars import ContextVar
 from pathlib import Path
 from typing import Annotated, Literal, Mapping
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import (BaseSettings, EnvSettingsSource, NoDecode, PydanticBaseSettingsSource,
                                SettingsConfigDict, TomlConfigSettingsSource)
 
@@ -174,6 +174,23 @@ class HttpSettings(_Section):
     login_failures: Annotated[int, Field(gt=0)] = 5
     login_lockout: Annotated[int, Field(gt=0)] = 60
     api_token_ttl: Annotated[int, Field(gt=0)] = 30 * 24 * 3600  # `ctigw api-token` without --ttl
+    # Who may read GET /metrics. The figures name queues and show the traffic, so not anyone:
+    # with metrics_token set, a scraper sends `Authorization: Bearer <token>` (from anywhere);
+    # without one, only clients whose address is in metrics_allowed_hosts (by default this host:
+    # Prometheus on the same machine, or an SSH tunnel). Behind a reverse proxy every client has
+    # the proxy's address: set a token there. /healthz and /readyz are open (probes), and say
+    # only which check failed.
+    metrics_token: str = Field(default="", repr=False)
+    metrics_allowed_hosts: HostList = Field(default_factory=lambda: ["127.0.0.1", "::1"])
+    readiness_timeout: Seconds = 1.0  # each /readyz check (Redis, CRM...) gives up after this
+
+    @field_validator("metrics_allowed_hosts")
+    @classmethod
+    def _addresses(cls, hosts: list[str]) -> list[str]:
+        from gateway.agi.access import AllowList
+
+        AllowList(hosts)  # "10.0.0.0/8", "::1"; raises ValueError for anything else
+        return hosts
 
 
 class RigSettings(_Section):
@@ -289,13 +306,13 @@ def _explain(error: dict, from_env: dict, path) -> str:
     return f"[{section}] {key}: {error['msg']}, got {shown} ({origin})"
 
 
-_SECRETS = {"ami": ("secret",), "http": ("token_secret",), "crm": ("url",), "redis": ("url",)}
+_SECRETS = {"ami": ("secret",), "http": ("token_secret", "metrics_token"), "crm": ("url",), "redis": ("url",)}
 
 
 def describe(settings: Settings) -> dict:
     """The effective settings for display, with secrets replaced."""
     out = settings.model_dump()
-    for section, key in (("ami", "secret"), ("http", "token_secret")):
+    for section, key in (("ami", "secret"), ("http", "token_secret"), ("http", "metrics_token")):
         if out[section][key]:
             out[section][key] = "********"
     for section, key in (("crm", "url"), ("redis", "url")):

@@ -75,6 +75,7 @@ class Acd:
         self._tick_lock = asyncio.Lock()
         self._connected_version: dict[str, int] = {}  # call id -> version we connected (once each)
         self._wrapup_timeout_listeners: list[Callable[[acw.WrapupTimedOut], Any]] = []
+        self._event_listeners: list[Callable[[Event], None]] = []
 
     @classmethod
     def from_settings(cls, settings, redis, connector: Connector | None = None, **overrides) -> "Acd":
@@ -309,6 +310,11 @@ class Acd:
         this instance; it records the queue's timeout disposition for the call."""
         self._wrapup_timeout_listeners.append(listener)
 
+    def on_event(self, listener: Callable[[Event], None]) -> None:
+        """Call `listener(event)` (plain, quick) for every event on the ACD's channel, this
+        instance's and the others', once the ACD has applied it (e.g. the gateway's metrics)."""
+        self._event_listeners.append(listener)
+
     async def _change_agent(self, agent_id: str, transition, now: float | None = None) -> AgentStatus:
         _, new = await self.writer.change_agent(agent_id, transition, now)
         if new.state is AgentState.AVAILABLE:
@@ -470,6 +476,11 @@ class Acd:
             agent_id = event.body["agent_id"]
             self.index.apply_agent(await self.store.load_agent(agent_id), force=True)
             self._spawn(self.dispatcher.serve_agent(agent_id))
+        for listener in self._event_listeners:
+            try:
+                listener(event)
+            except Exception:
+                log.exception("ACD event listener %r failed", listener)
 
     def _spawn(self, coro) -> None:
         task = asyncio.get_running_loop().create_task(coro)

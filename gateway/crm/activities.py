@@ -139,6 +139,13 @@ class ActivityLog:
         """Spooled activities the database refused for good (kept in the spool file)."""
         return self._dead
 
+    async def check_spool(self) -> None:
+        """Raises unless the spool file answers a read (readiness: with the CRM down, calls
+        still go on while their activities can be spooled)."""
+        if self._closed:
+            raise RuntimeError("the activity log is closed")
+        await self._in_spool_thread(self._spool.pending_count)
+
     def start(self) -> None:
         """Start replaying what is spooled (e.g. by an earlier run). Needs a running loop."""
         if self._pending:
@@ -155,6 +162,8 @@ class ActivityLog:
                 return written
 
     async def close(self) -> None:
+        if self._closed:
+            return  # closed already (a second close is harmless)
         self._closed = True
         if self._flusher is not None:
             self._flusher.cancel()

@@ -57,6 +57,7 @@ class CrmStore:
         self.clock = clock
         self._outage_started: float | None = None
         self._outage_failures = 0
+        self._lookup_observers: list[Callable[[float, str], None]] = []
 
     @classmethod
     async def open(
@@ -96,12 +97,27 @@ class CrmStore:
     async def close(self) -> None:
         await self.backend.close()
 
+    async def ping(self) -> None:
+        """Raises CrmUnavailable unless the database answers (readiness checks)."""
+        await self.backend.ping()
+
+    def on_lookup(self, observer: Callable[[float, str], None]) -> None:
+        """Call `observer(seconds, result)` after each lookup that asked the database (the
+        gateway's metrics); result: "found", "not_found" or "failed"."""
+        self._lookup_observers.append(observer)
+
     # -- the caller ------------------------------------------------------------------------
     async def lookup(self, raw_ani) -> CallerView:
         """The caller's view for the IVR, the ACD and the screen pop. Never raises."""
         ani = classify_ani(raw_ani, self.region)
         if not ani.is_number:
             return CallerView(ani=ani)
+        started = time.monotonic()
+        view = await self._lookup_number(ani)
+        self._observe_lookup(time.monotonic() - started, view)
+        return view
+
+    async def _lookup_number(self, ani: Ani) -> CallerView:
         try:
             async with asyncio.timeout(self.lookup_timeout):
                 record = await self.backend.lookup_by_phone(ani.e164, self._window_start())
@@ -194,6 +210,14 @@ class CrmStore:
         if record is None:
             return CallerView(ani=ani, language=language)
         return self._view(ani, record)
+
+    def _observe_lookup(self, seconds: float, view: CallerView) -> None:
+        result = "failed" if not view.crm_available else "found" if view.customer_id is not None else "not_found"
+        for observer in self._lookup_observers:
+            try:
+                observer(seconds, result)
+            except Exception:
+                log.exception("CRM lookup observer %r failed", observer)
 
     def _note_failure(self, exc: BaseException, ani: Ani) -> None:
         if not isinstance(exc, (CrmUnavailable, TimeoutError)):

@@ -35,9 +35,10 @@ def default_routers() -> list[APIRouter]:
     from gateway.api.resources import router as api
     from gateway.desk.resources import router as desk
     from gateway.desk.routes import router as desk_api
+    from gateway.web.ops import router as ops
     from gateway.web.pages import router as pages
 
-    return [desk, pages, api, desk_api]  # the desk's /desk serves agents before the pages' placeholder
+    return [desk, pages, api, desk_api, ops]  # the desk's /desk serves agents before the pages' placeholder
 
 
 def create_app(services: WebServices, routers: Iterable[APIRouter] | None = None) -> FastAPI:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from gateway.agi.access import AllowList
 from gateway.api.revocations import TokenRevocations
 from gateway.desk.reasons import NOT_READY_REASONS, NotReadyReason, not_ready_reasons
 from gateway.web.accounts import AccountStore
@@ -30,6 +31,11 @@ class WebServices:
     directory: object = None  # gateway.crm.directory.CustomerDirectory
     agent_calls: object = None  # gateway.calls.agent_actions.AgentCallActions
     not_ready_reasons: tuple[NotReadyReason, ...] = field(default=NOT_READY_REASONS)
+    # Operations (gateway/web/ops.py): /metrics and /readyz answer 503 while these are missing.
+    metrics: object = None  # gateway.metrics.GatewayMetrics
+    readiness: object = None  # gateway.health.Readiness
+    metrics_token: str = ""  # GET /metrics wants this bearer token; empty: metrics_hosts decide
+    metrics_hosts: AllowList = field(default_factory=lambda: AllowList(["127.0.0.1", "::1"]))
 
     def __repr__(self) -> str:  # never show the secret
         return "<WebServices>"
@@ -37,7 +43,8 @@ class WebServices:
 
 def web_services(settings, redis, acd, engine, **desk) -> WebServices:
     """The services for `settings`, on a Redis client and the CRM database's sync engine;
-    `desk`: the agent desk's (desk, wrapups, directory, agent_calls)."""
+    `desk`: the agent desk's (desk, wrapups, directory, agent_calls) and the operations'
+    (metrics, readiness)."""
     http, prefix = settings.http, settings.redis.key_prefix
     return WebServices(
         acd=acd,
@@ -48,5 +55,7 @@ def web_services(settings, redis, acd, engine, **desk) -> WebServices:
         revocations=TokenRevocations(redis, prefix),
         token_secret=http.token_secret,
         not_ready_reasons=not_ready_reasons(settings),
+        metrics_token=http.metrics_token,
+        metrics_hosts=AllowList(http.metrics_allowed_hosts),
         **desk,
     )
