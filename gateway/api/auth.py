@@ -95,7 +95,8 @@ def issue_token(secret: str | bytes, role: str, subject: str, *, ttl: float = DE
     if not ttl or ttl <= 0:
         raise ValueError("a token's lifetime must be positive")
     expires = int((time.time() if now is None else now) + ttl)
-    payload = f"{role}:{subject}:{secrets.token_urlsafe(12)}:{expires}".encode()
+    # Hex, not base64url: an id starting with "-" would read as an option on `ctigw api-token revoke ID`.
+    payload = f"{role}:{subject}:{secrets.token_hex(12)}:{expires}".encode()
     return f"{_b64(payload)}.{_b64(_signature(_key(secret), payload))}"
 
 

@@ -4,7 +4,7 @@ import pytest
 from gateway.acd.queue_config import load_queue_config
 from gateway.acd.roster import load_roster
 from gateway.api.auth import (Principal, TokenError, TokenSecretError, issue_token, may_access_agent,
-                              may_read_queue, verify_token)
+                              may_read_queue, read_token_unverified, verify_token)
 from gateway.config import Settings
 
 SECRET = "s3cret-s3cret-s3cret"
@@ -85,3 +85,9 @@ def test_a_token_can_be_read_without_the_secret_to_revoke_it():
     assert said.token_id == verify_token(SECRET, token).token_id
     with pytest.raises(TokenError):
         read_token_unverified("garbage")
+
+
+def test_a_token_id_can_always_be_typed_after_api_token_revoke():
+    # An id starting with "-" would be read as an option by the revoke command.
+    ids = [read_token_unverified(issue_token(SECRET, "agent", "1001")).token_id for _ in range(300)]
+    assert len(set(ids)) == 300 and not [i for i in ids if i.startswith("-")]
