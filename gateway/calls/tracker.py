@@ -167,6 +167,7 @@ class CallTracker:
                 call.phase = CallPhase.CONNECTED
                 call.answered_at = event.at
                 log.info("call %s: the customer answered agent %s", call.linkedid, call.agent_id)
+                await self._desk_answered(call, call.agent_id)
         elif isinstance(event, ChannelHungUp) and event.uniqueid == call.caller_uniqueid:
             await self.end(call, at=event.at)  # the agent's leg: the call is over
         elif isinstance(event, OriginateFailed):

@@ -51,7 +51,7 @@ def _strings(gettext, reasons) -> dict:
                   "ringing": _("Ringing"), "on_call": _("On a call"), "wrap_up": _("After-call work"),
                   "not_ready": _("Not ready")},
         "reason": {**{code: _(label) for code, label in REASON_LABELS.items()}, **dict(reasons)},
-        "kind": {"offer": _("Incoming call"), "answered": _("Call in progress"), "withdrawn": _("Call withdrawn"),
+        "kind": {"offer": _("Incoming call"), "dialling": _("Outgoing call: your phone rings first"), "answered": _("Call in progress"), "withdrawn": _("Call withdrawn"),
                  "ended": _("Call ended")},
         "withdrawn": {"caller_hung_up": _("The caller hung up before you answered."),
                       "no_answer": _("Not answered in time: the call went on to another agent."),

@@ -171,7 +171,7 @@ async def test_click_to_dial_rings_a_pjsua2_phone_playing_the_customer_and_logs_
         await agent.wait_answered(10)
         dialled = await customer.wait_ringing(20)  # ...then the customer's
         await customer.wait_answered(10)
-        await step(page.wait, lambda d: page.el("pop").get_attribute("data-kind") in ("offer", "answered"), 30)
+        await step(page.pop_kind, "answered")  # the customer answered: the call is in progress
         linkedid = await step(lambda: page.el("pop").get_attribute("data-call"))
         call = await wait_for(lambda: gateway.tracker.calls.get(linkedid), 10, "the outbound call in the tracker")
         await wait_for(lambda: call.phase is CallPhase.CONNECTED, 15, "the customer to answer")
@@ -190,8 +190,8 @@ async def test_click_to_dial_rings_a_pjsua2_phone_playing_the_customer_and_logs_
 
     assert said == f"Calling {CAGRI_E164}: your phone rings first."
     assert CAGRI_E164 in ring["from"] and CAGRI_E164 in dialled["to"]
-    assert (pop["pop-direction"], pop["caller-name"], pop["caller-number"]) == \
-        ("Outbound", "Çağrı Öztürk", "+90 532 123 45 67")
+    assert (pop["pop-kind"], pop["pop-direction"], pop["caller-name"], pop["caller-number"]) == \
+        ("Call in progress", "Outbound", "Çağrı Öztürk", "+90 532 123 45 67")
     [row] = await wait_for(lambda: activities(crm_db, linkedid), 10, "the outbound activity")
     assert (row["direction"], row["outcome"], row["agent_id"], row["customer_id"], row["e164"]) == \
         ("outbound", "answered", "1001", CAGRI_ID, CAGRI_E164)

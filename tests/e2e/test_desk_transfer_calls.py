@@ -21,10 +21,10 @@ from test_screen_pop_calls import CAGRI, cagri_calls_billing
 
 TEXTS = {
     "tr": {"from": "1001 numaralı temsilci aktardı", "to_queue": "Çağrı kuyruğa aktarıldı: Teknik destek.",
-           "to_agent": "Çağrı temsilciye aktarıldı: 1002 · Mehmet Kaya.", "ended": "Çağrı bitti",
+           "to_agent": "Çağrı temsilciye aktarıldı: 1002 · Kemal Kaya.", "ended": "Çağrı bitti",
            "saved": "Çağrı sonucu kaydedildi.", "transfer": "Aktar", "support": "Teknik destek"},
     "en": {"from": "Transferred by agent 1001", "to_queue": "Call transferred to the queue: Technical support.",
-           "to_agent": "Call transferred to the agent: 1002 · Mehmet Kaya.", "ended": "Call ended",
+           "to_agent": "Call transferred to the agent: 1002 · Kemal Kaya.", "ended": "Call ended",
            "saved": "Wrap-up saved.", "transfer": "Transfer", "support": "Technical support"},
 }
 
@@ -152,19 +152,19 @@ async def test_a_blind_transfer_to_a_named_agent_waits_for_them_and_pops_their_s
     first = await sign_in(gateway, "deniz", "1001", "Deniz Aydın", "en")
     named = None
     try:
-        named = await sign_in(gateway, "mehmet", "1002", "Mehmet Kaya", "en")
+        named = await sign_in(gateway, "kemal", "1002", "Kemal Kaya", "en")
         await asyncio.to_thread(first.go_ready)
         await asyncio.to_thread(named.el("btn-not-ready").click)
         await asyncio.to_thread(named.wait, lambda d: named.el("state").get_attribute("data-state") == "not_ready")
 
         caller = await caller_reaches_the_first_agent(gateway, phones, first_phone, first)
-        note = "Asked for Mehmet by name."
+        note = "Asked for Kemal by name."
         said = await asyncio.to_thread(transfer_by_shortcut, first, "agent:1002", note)
         await asyncio.to_thread(first.shot, tmp_path / "first-transferred-to-agent-en.png")
         assert said == texts["to_agent"]
         await asyncio.to_thread(first.pop_kind, "ended")
         await asyncio.sleep(1.0)
-        assert named_phone.rings == []  # the caller waits for Mehmet alone, who is not ready yet
+        assert named_phone.rings == []  # the caller waits for Kemal alone, who is not ready yet
 
         await asyncio.to_thread(named.el("btn-ready").click)  # the waiting caller is offered at once
         await asyncio.to_thread(named.wait, lambda d: note in named.text("transfer-note"), 40)

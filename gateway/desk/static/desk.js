@@ -156,7 +156,9 @@ function renderPop(message) {
   $("pop").hidden = false;
   $("pop").dataset.kind = message.kind;
   $("pop").dataset.call = message.call_id;
-  $("pop-kind").textContent = T.kind[message.kind] || message.kind;
+  // A click-to-dial "offer" is the agent's own phone ringing for a call they are making.
+  const kind = pop.direction === "outbound" && message.kind === "offer" ? "dialling" : message.kind;
+  $("pop-kind").textContent = T.kind[kind] || message.kind;
   $("pop-direction").textContent = pop.direction === "outbound" ? T.outbound : T.inbound;
 
   const withdrawn = $("withdrawn-note");

@@ -296,7 +296,9 @@ async def test_click_to_dial_pops_the_customer_on_the_agent_and_writes_one_outbo
     assert (kind, agent, pop.direction) == ("offer", "a1001", "outbound")
     assert pop.caller.name == "Çağrı Öztürk"
     await tracker.handle(DialStarted("out-1", "pstn", "PJSIP/pstn-1", 104.0))  # agent picked up
+    assert [m[0] for m in desk.messages] == ["offer"]  # the agent's own phone: not yet talking
     await tracker.handle(DialFinished("out-1", "pstn", "ANSWER", 110.0))
+    assert [m[:2] for m in desk.messages[1:]] == [("answered", "a1001")]  # the customer answered
     await tracker.handle(ChannelHungUp("out-1", "out-1.1", "PJSIP/pstn-1", "16", 150.0))  # the customer's leg
     assert written == []
     await tracker.handle(ChannelHungUp("out-1", "out-1", "PJSIP/1001-1", "16", 150.5))
