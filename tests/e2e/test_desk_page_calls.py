@@ -44,7 +44,7 @@ async def test_the_agent_sees_the_caller_while_the_phone_rings_and_wraps_up_in_t
         assert phone.calls_answered == 0
         seen = {name: await asyncio.to_thread(page.text, name)
                 for name in ("pop-kind", "caller-name", "caller-number", "open-cases", "ivr-path", "ivr-inputs",
-                             "queue", "caller-value", "repeat", "routing-why")}
+                             "queue", "caller-value", "repeat", "routing-why", "caller-tier")}
         assert phone.calls_answered == 0
         await asyncio.to_thread(page.shot, tmp_path / f"pop-{locale}.png")
         assert (seen["pop-kind"], seen["caller-name"], seen["caller-number"], seen["queue"]) == \
@@ -53,6 +53,7 @@ async def test_the_agent_sees_the_caller_while_the_phone_rings_and_wraps_up_in_t
         assert "main_menu" in seen["ivr-path"] and "open_case_menu" in seen["ivr-path"]
         assert seen["ivr-inputs"].split("\n") == ["open_case_menu", "2", "main_menu", "1"]
         assert seen["caller-value"] == ("48.750,00" if locale == "tr" else "48,750.00")
+        assert seen["caller-tier"] == ("Altın · Bireysel" if locale == "tr" else "Gold · Consumer")
 
         await phone.wait_answered(20)
         await asyncio.to_thread(page.pop_kind, "answered")

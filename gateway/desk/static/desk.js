@@ -179,7 +179,8 @@ function renderPop(message) {
   repeat.hidden = !caller.repeat_caller;
   repeat.textContent = caller.repeat_caller ? fill(T.repeat, { count: numbers.format(caller.calls_last_7_days || 0) }) : "";
   setText("caller-account", caller.account_number);
-  setText("caller-tier", [word(T.tier, caller.tier), caller.segment, caller.is_lead ? T.lead : null]
+  const segment = word(T.customers.segment, caller.segment);
+  setText("caller-tier", [word(T.tier, caller.tier), segment, caller.is_lead ? T.lead : null]
     .filter(Boolean).join(" · "));
   setText("caller-value", caller.lifetime_value != null && caller.lifetime_value !== ""
     ? money.format(Number(caller.lifetime_value)) : null);
