@@ -12,7 +12,6 @@ from typing import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 
-import redis.asyncio as aioredis
 
 from gateway.acd.service import Acd
 from gateway.agi.server import FastAgiServer
@@ -31,6 +30,7 @@ from gateway.crm.store import CrmStore
 from gateway.desk.service import DeskService
 from gateway.desk.wrapup import WrapupService
 from gateway.ivr.registry import FlowRegistry
+from gateway.redis_client import gateway_redis
 from gateway.redis_local import LocalRedis
 from gateway.web.server import start_gateway_web
 
@@ -59,9 +59,7 @@ class Gateway:
         if not redis_url:
             self._local_redis = LocalRedis(s.state_dir)
             redis_url = self._local_redis.start()
-        self.redis = aioredis.from_url(redis_url, socket_connect_timeout=s.redis.connect_timeout,
-                                       socket_timeout=s.redis.socket_timeout,
-                                       health_check_interval=s.redis.health_check_interval)
+        self.redis = gateway_redis(redis_url, s.redis)
         await self.redis.ping()
 
         self.crm = await CrmStore.open(s.crm_url, region=s.gateway.default_region,
