@@ -3,7 +3,7 @@ agent's WebSocket, with `--agents` agents signed in and connected and `--rate` c
 beside a bare broadcast on the same framework (the floor), in the same run.
 
     .venv/bin/python benchmarks/screen_pop.py [--agents 500] [--rate 50] [--calls 1500] [--talk 3]
-                                              [--redis redis://127.0.0.1:6379/0]
+                                              [--profile FILE] [--redis redis://127.0.0.1:6379/0]
 
 Four processes besides Redis, each with its own CPU:
 
@@ -29,7 +29,10 @@ Calls are evenly spaced at `--rate` a second; the floor runs first, then the gat
 `--calls` times (the floor's agents round robin, the gateway's as its ACD books them: longest
 idle, in effect round robin). "per CPU-s" is pops per CPU-second of the server process over its
 phase (the gateway's includes the rest of each call: the ACD, answered and ended messages).
-Figures are printed side by side; nothing is asserted.
+"lost": pops that never reached the socket, and calls the ACD found no free agent for (counted
+apart too). The gateway process also reports its garbage collector's pauses in its phase: a
+full collection stops its loop, and every pop arriving meanwhile waits. --profile writes a
+cProfile of the gateway's phase. Figures are printed side by side; nothing is asserted.
 """
 from __future__ import annotations
 
