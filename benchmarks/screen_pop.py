@@ -1,20 +1,38 @@
-"""Screen pop latency: from the AMI DialBegin reaching the gateway's call tracker to the pop
-arriving at a subscriber of the agent's Redis channel, beside a bare Redis publish -> subscribe
-of the same payload (the floor), in the same run, on the same Redis and subscriber.
+"""Screen pop latency: from the AMI DialBegin reaching the gateway to the pop arriving on the
+agent's WebSocket, with `--agents` agents signed in and connected and `--rate` calls a second,
+beside a bare broadcast on the same framework (the floor), in the same run.
 
-    .venv/bin/python benchmarks/screen_pop.py [--agents 500] [--rate 50] [--calls 1000]
-                                              [--redis redis://127.0.0.1:6379/0]
+    .venv/bin/python benchmarks/screen_pop.py [--agents 500] [--rate 50] [--calls 1500] [--talk 3]
+                                              [--profile FILE] [--redis redis://127.0.0.1:6379/0]
 
-The gateway side is the real code: an AMI DialBegin frame (as a dict) -> ami_bridge.to_call_event
--> CallTracker.handle -> pop built from a CRM CallerView (10 activities, an open case) ->
-DeskService (Lua: number, keep as current, publish). The tracker's ACD port is a no-op here
-(the ACD's own costs are in acd_decision.py); each call is forgotten after its offer.
+Four processes besides Redis, each with its own CPU:
 
-The subscriber is a separate process (as the web workers relaying pops to WebSockets will be),
-subscribed to all `--agents` agent channels on one connection; it timestamps each message with
-the system-wide monotonic clock. Calls arrive at `--rate` a second, evenly spaced, on agents
-taken round robin. The floor publishes the same JSON (one DeskMessage of the same call) with a
-plain PUBLISH at the same rate. Figures are printed side by side; nothing is asserted.
+  gateway  (pop_gateway.py) the real ACD, call tracker, desk service and web application
+           (FastAPI on uvicorn, /desk/ws) on the gateway's one loop, as `ctigw` runs them; each
+           agent has an account and a session made by the session store. A call is queued in
+           the ACD, which books an agent; its DialBegin frame -> ami_bridge.to_call_event ->
+           CallTracker.handle -> DeskService (Lua: number, keep, publish) -> /desk/ws -> socket.
+           The calls then go on untimed (answered, hung up after --talk s, wrap-up), so the
+           sockets carry every desk message and ACD state change a real call makes.
+  floor    (pop_floor.py) a minimal FastAPI app on the same WebServer (uvicorn, h11, wsproto):
+           the same payload PUBLISHed on a per-agent channel, one shared subscriber relaying it
+           as is to that agent's socket. No gateway logic, and no JSON handling: the least a
+           Redis-fed WebSocket broadcast costs on this framework. (Sending straight to the
+           socket without Redis would be no floor for a gateway whose web workers learn of pops
+           through Redis, as several gateways behind one Redis must.)
+  sockets  (pop_sockets.py) one WebSocket per agent to each server, as the desk page opens them;
+           each message is stamped with the system-wide monotonic clock when read.
+  redis    a plain Redis subscriber on every agent channel (one connection): the earlier
+           figures, DialBegin -> Redis subscriber, beside a bare PUBLISH -> subscriber.
+
+Calls are evenly spaced at `--rate` a second; the floor runs first, then the gateway, each
+`--calls` times (the floor's agents round robin, the gateway's as its ACD books them: longest
+idle, in effect round robin). "per CPU-s" is pops per CPU-second of the server process over its
+phase (the gateway's includes the rest of each call: the ACD, answered and ended messages).
+"lost": pops that never reached the socket, and calls the ACD found no free agent for (counted
+apart too). The gateway process also reports its garbage collector's pauses in its phase: a
+full collection stops its loop, and every pop arriving meanwhile waits. --profile writes a
+cProfile of the gateway's phase. Figures are printed side by side; nothing is asserted.
 """
 from __future__ import annotations
 
@@ -27,49 +45,25 @@ import statistics
 import sys
 import time
 import uuid
-from datetime import datetime, timedelta, timezone
-from decimal import Decimal
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(1, str(ROOT / "benchmarks"))
 
 import redis.asyncio as aioredis  # noqa: E402
 
-from gateway.calls.ami_bridge import to_call_event  # noqa: E402
 from gateway.calls.tracker import CallTracker, pop_of  # noqa: E402
-from gateway.crm.numbers import classify_ani  # noqa: E402
-from gateway.crm.views import ActivitySummary, CallerView, CaseSummary  # noqa: E402
 from gateway.desk.pop import DeskKind, DeskMessage  # noqa: E402
-from gateway.desk.service import DeskService, desk_channel  # noqa: E402
-from gateway.loop import install_reactor  # noqa: E402
+from gateway.desk.service import desk_channel  # noqa: E402
+
+from pop_common import caller  # noqa: E402
+from pop_floor import floor_main  # noqa: E402
+from pop_gateway import agent_id, gateway_main  # noqa: E402
+from pop_sockets import sockets_main  # noqa: E402
 
 
-class NoAcd:
-    async def agent_ringing(self, agent_id, call_id): ...
-    async def agent_answered(self, agent_id, call_id): ...
-    async def ring_no_answer(self, agent_id, call_id): ...
-    async def call_ended(self, call_id): ...
-    async def caller_abandoned(self, call_id): ...
-
-
-def agent_ids(n: int) -> list[str]:
-    return [f"{1000 + i}" for i in range(n)]
-
-
-def caller() -> CallerView:
-    now = datetime.now(timezone.utc)
-    history = [ActivitySummary(id=i, kind="call", occurred_at=now - timedelta(days=i), direction="inbound",
-                               channel="phone", summary=f"Fatura itirazı: görüşme {i}, inceleme sürüyor",
-                               agent_id="1006", outcome="answered") for i in range(10)]
-    return CallerView(ani=classify_ani("05321234567"), known=True, customer_id=1, name="Çağrı Öztürk", language="tr",
-                      tier="gold", segment="consumer", lifetime_value=Decimal("48750.00"), account_number="12345678",
-                      recent_activities=history,
-                      open_cases=[CaseSummary(1, "Fatura itirazı", "open", "high", now, "1006")],
-                      last_agent_id="1006", calls_last_7_days=2, repeat_caller=True)
-
-
-# -- the subscriber (its own process) ------------------------------------------------------------
+# -- the plain Redis subscriber (its own process) ------------------------------------------------
 def subscriber_main(redis_url: str, channels: list[str], ready, done, results) -> None:
     asyncio.run(_subscribe(redis_url, channels, ready, done, results))
 
@@ -90,127 +84,127 @@ async def _subscribe(redis_url, channels, ready, done, results) -> None:
         message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=0.2)
         if message is not None:
             at = time.monotonic()
-            arrived[json.loads(message["data"])["call_id"]] = at
+            body = json.loads(message["data"])
+            body = body.get("desk", body)  # the floor's payload is the socket's message
+            arrived.setdefault(body["call_id"], at)  # a call's first: its offer
     results.put(arrived)
     await pubsub.aclose()
     await client.aclose()
 
 
-# -- the two phases ------------------------------------------------------------------------------
-async def paced(count: int, rate: float, step, first: int = 0) -> tuple[dict[str, float], float]:
-    """Run `step(i)` at `rate` a second (inf: back to back); returns {call id: start} and the
-    CPU seconds used."""
-    started: dict[str, float] = {}
-    loop = asyncio.get_running_loop()
-    begin, cpu = loop.time(), time.process_time()
-    for n, i in enumerate(range(first, first + count)):
-        delay = begin + n / rate - loop.time()
-        if delay > 0:
-            await asyncio.sleep(delay)
-        call_id, t0 = await step(i)
-        started[call_id] = t0
-    return started, time.process_time() - cpu
-
-
-async def run(args) -> None:
-    prefix = f"ctigw-bench-pop-{uuid.uuid4().hex[:8]}"
-    agents = agent_ids(args.agents)
-    ctx = multiprocessing.get_context("spawn")
-    ready, done, results = ctx.Event(), ctx.Event(), ctx.Queue()
-    sub = ctx.Process(target=subscriber_main,
-                      args=(args.redis, [desk_channel(prefix, a) for a in agents], ready, done, results))
-    sub.start()
-    if not await asyncio.to_thread(ready.wait, 60):
-        raise SystemExit("the subscriber did not subscribe in time")
-    redis = aioredis.from_url(args.redis)
-    desk = DeskService(redis, prefix)
-    endpoints = {a: a for a in agents}
-    tracker = CallTracker(acd=NoAcd(), agent_for_endpoint=endpoints.get, record_activity=_nothing, desk=desk)
-    view = caller()
-
-    async def floor_step(i: int):
-        call_id = f"floor.{i}"
-        agent = agents[i % len(agents)]
-        payload = floor_payloads[i]
-        t0 = time.monotonic()
-        await redis.publish(desk_channel(prefix, agent), payload)
-        return call_id, t0
-
-    async def pop_step(i: int):
-        linkedid = f"1700000000.{i}"
-        agent = agents[i % len(agents)]
-        call = tracker.begin(linkedid=linkedid, uniqueid=linkedid, channel=f"PJSIP/carrier-{i:08x}",
-                             raw_ani="05321234567", dnis="100", caller=view)
-        call.ivr_path[:] = ["open_case_check", "open_case_menu", "main_menu", "billing_wait", "agent_billing"]
-        call.ivr_inputs = {"open_case_menu": "2", "main_menu": "1"}
-        tracker.queued(call, "billing")
-        tracker.offered(linkedid, agent, {"rule": "best_proficiency", "candidates": 12, "stage": 0,
+def floor_payloads(agents: list[str], count: int) -> list[str]:
+    """What /desk/ws sends for a pop ({"type": "desk", ...}) of one real call, per floor call."""
+    tracker = CallTracker(acd=None, agent_for_endpoint=lambda e: e, record_activity=None)
+    call = tracker.begin(linkedid="sample", uniqueid="sample", channel="PJSIP/carrier-1", raw_ani="05321234567",
+                         dnis="100", caller=caller())
+    call.ivr_path[:] = ["open_case_check", "open_case_menu", "main_menu", "billing_wait", "agent_billing"]
+    call.ivr_inputs = {"open_case_menu": "2", "main_menu": "1"}
+    tracker.queued(call, "billing")
+    tracker.offered("sample", agents[0], {"rule": "longest_idle", "candidates": 500, "stage": 0,
                                           "min_proficiency": 5, "skills": ["billing"], "language": "tr",
-                                          "proficiency": {"billing": 9}, "idle_seconds": 41.5})
-        frame = {"Event": "DialBegin", "Linkedid": linkedid, "Uniqueid": linkedid,
-                 "DestChannel": f"PJSIP/{agent}-{i:08x}", "DialString": agent, "Timestamp": f"{time.time():.6f}"}
-        t0 = time.monotonic()
-        await tracker.handle(to_call_event(frame))
-        tracker.calls.pop(linkedid, None)
-        return linkedid, t0
+                                          "proficiency": {"billing": 7}, "idle_seconds": 9.5})
+    sample = DeskMessage(kind=DeskKind.OFFER, agent_id=agents[0], call_id="sample", at=time.time(),
+                         pop=pop_of(call, agents[0]), version=1)
+    out = []
+    for i in range(count):
+        desk = sample.model_copy(update={"call_id": f"floor.{i}", "agent_id": agents[i % len(agents)],
+                                         "version": i + 1}).model_dump(mode="json")
+        out.append(json.dumps({"type": "desk", "now": time.time(), "desk": desk}))
+    return out
 
-    # One real pop, serialised, is the floor's payload: the same bytes on the wire.
-    warm = tracker.begin(linkedid="warm", uniqueid="warm", channel="c", raw_ani="05321234567", dnis="100",
-                         caller=view)
-    tracker.queued(warm, "billing")
-    sample = DeskMessage(kind=DeskKind.OFFER, agent_id=agents[0], call_id="warm", at=time.time(),
-                         pop=pop_of(warm, agents[0]))
-    tracker.calls.pop("warm")
-    floor_payloads = [sample.model_copy(update={"call_id": f"floor.{i}", "version": i + 1}).model_dump_json()
-                      for i in range(2 * args.calls)]
-    print(f"{args.agents} agent channels subscribed (one connection, another process); {args.calls} calls at "
-          f"{args.rate:g}/s per phase; payload {len(sample.model_dump_json()):,} bytes; python "
-          f"{sys.version.split()[0]}")
 
-    floor_started, floor_cpu = await paced(args.calls, args.rate, floor_step)
-    pop_started, pop_cpu = await paced(args.calls, args.rate, pop_step)
-    # Back to back, one at a time: what one message costs the publishing process's CPU.
-    _, floor_burst_cpu = await paced(args.calls, float("inf"), floor_step, first=args.calls)
-    _, pop_burst_cpu = await paced(args.calls, float("inf"), pop_step, first=args.calls)
-    await asyncio.sleep(1.0)
-    done.set()
-    arrived = await asyncio.to_thread(results.get, True, 60)
-    await asyncio.to_thread(sub.join, 30)
-    async for key in redis.scan_iter(match=f"{prefix}:*", count=1000):
-        await redis.delete(key)
-    await redis.aclose()
+def figures(started: dict[str, float], arrived: dict[str, float]) -> dict:
+    lat = sorted(arrived[c] - t0 for c, t0 in started.items() if c in arrived)
+    if not lat:
+        return {"n": 0, "lost": len(started), "p50": float("nan"), "p99": float("nan"), "max": float("nan")}
+    return {"n": len(lat), "lost": len(started) - len(lat), "p50": statistics.median(lat),
+            "p99": lat[min(len(lat) - 1, int(len(lat) * 0.99))], "max": lat[-1]}
 
+
+def run(args) -> None:
+    ctx = multiprocessing.get_context("spawn")
+    gateway_prefix = f"ctigw-bench-pop-{uuid.uuid4().hex[:8]}"
+    floor_prefix = f"{gateway_prefix}-floor"
+    agents = [agent_id(n) for n in range(args.agents)]
+    payloads = floor_payloads(agents, args.calls)
+    processes = []
+
+    def start(target, *a):
+        process = ctx.Process(target=target, args=a)
+        process.start()
+        processes.append(process)
+        return process
+
+    redis_ready, redis_done, redis_results = ctx.Event(), ctx.Event(), ctx.Queue()
+    start(subscriber_main, args.redis, [desk_channel(p, a) for p in (gateway_prefix, floor_prefix) for a in agents],
+          redis_ready, redis_done, redis_results)
+    gateway, gateway_end = ctx.Pipe()
+    start(gateway_main, gateway_end, args.redis, gateway_prefix, args.agents, args.talk, args.profile)
+    floor, floor_end = ctx.Pipe()
+    start(floor_main, floor_end, args.redis, floor_prefix, agents, payloads)
+    gateway_hello, floor_hello = gateway.recv(), floor.recv()
+    if not redis_ready.wait(60):
+        raise SystemExit("the Redis subscriber did not subscribe in time")
+    sockets_ready, sockets_done, sockets_results = ctx.Event(), ctx.Event(), ctx.Queue()
+    start(sockets_main, gateway_hello["port"], gateway_hello["cookies"], floor_hello["port"], sockets_ready,
+          sockets_done, sockets_results)
+    if not sockets_ready.wait(300):
+        raise SystemExit("the sockets did not all open in time")
+    print(f"{args.agents} agents signed in, each with a socket to the gateway and one to the floor (another "
+          f"process); {args.calls} calls at {args.rate:g}/s per phase; pop message {len(payloads[0]):,} bytes; "
+          f"python {sys.version.split()[0]}; {os.cpu_count()} CPUs")
+
+    floor.send(("phase", args.calls, args.rate, 0))
+    floor_result = floor.recv()
+    gateway.send(("phase", args.calls, args.rate, 0))
+    gateway_result = gateway.recv()
+    time.sleep(1.0)
+    sockets_done.set()
+    redis_done.set()
+    at_sockets = sockets_results.get(True, 120)
+    at_redis = redis_results.get(True, 60)
+    for conn in (floor, gateway):
+        conn.send(("stop",))
+    for process in processes:
+        process.join(60)
+
+    rows = [
+        ("floor: PUBLISH -> relay -> WebSocket", floor_result, at_sockets["arrived"]["floor"], True),
+        ("gateway: DialBegin -> ... -> /desk/ws", gateway_result, at_sockets["arrived"]["gateway"], True),
+        ("Redis only: PUBLISH -> subscriber", floor_result, at_redis, False),
+        ("Redis only: DialBegin -> ... -> subscriber", gateway_result, at_redis, False),
+    ]
     print()
     print(f"{'path':<44} {'n':>6} {'lost':>5} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} {'per CPU-s':>10}")
-    rows = (("bare PUBLISH -> subscriber (floor)", floor_started, floor_burst_cpu),
-            ("DialBegin -> tracker -> desk -> subscriber", pop_started, pop_burst_cpu))
-    figures = {}
-    for name, started, cpu in rows:
-        lat = sorted(arrived[c] - t0 for c, t0 in started.items() if c in arrived)
-        lost = len(started) - len(lat)
-        p50, p99 = statistics.median(lat), lat[min(len(lat) - 1, int(len(lat) * 0.99))]
-        figures[name] = p99
-        print(f"{name:<44} {len(lat):>6} {lost:>5} {p50 * 1e3:>8.2f} {p99 * 1e3:>8.2f} {lat[-1] * 1e3:>8.2f} "
-              f"{args.calls / cpu if cpu else float('inf'):>10,.0f}")
-    floor_p99, pop_p99 = figures[rows[0][0]], figures[rows[1][0]]
-    print(f"\npop p99 / floor p99: {pop_p99 / floor_p99:.1f}x. Latencies at {args.rate:g}/s; per CPU-s: messages per "
-          f"second of the publishing process's CPU, sent back to back ({args.calls} more of each; the pop side "
-          f"also sets each call up, as the IVR and queue would); {os.cpu_count()} CPUs here")
-
-
-async def _nothing(call) -> None:
-    return None
+    out = {}
+    for name, result, arrived, cpu in rows:
+        f = out[name] = figures(result["started"], arrived)
+        rate = f"{f['n'] / result['cpu']:>10,.0f}" if cpu and result["cpu"] else f"{'':>10}"
+        print(f"{name:<44} {f['n']:>6} {f['lost']:>5} {f['p50'] * 1e3:>8.2f} {f['p99'] * 1e3:>8.2f} "
+              f"{f['max'] * 1e3:>8.2f} {rate}")
+    floor_ws, gateway_ws = out[rows[0][0]], out[rows[1][0]]
+    print(f"\ngateway / floor: p50 {gateway_ws['p50'] / floor_ws['p50']:.1f}x, p99 "
+          f"{gateway_ws['p99'] / floor_ws['p99']:.1f}x. Server CPU over each phase: floor "
+          f"{floor_result['cpu']:.2f} s, gateway {gateway_result['cpu']:.2f} s (with every call's ACD work and "
+          f"answered/ended messages). Messages read by the sockets: gateway {at_sockets['messages']['gateway']:,}, "
+          f"floor {at_sockets['messages']['floor']:,}; calls no agent was free for: {gateway_result['unbooked']}")
+    pauses = gateway_result["gc"]
+    full = [s for s, generation in pauses if generation == 2]
+    print(f"gateway's garbage collector in its phase: {len(pauses)} pauses, {sum(s for s, _ in pauses) * 1e3:.0f} ms "
+          f"in all, longest {max((s for s, _ in pauses), default=0) * 1e3:.1f} ms; {len(full)} full collections, "
+          f"longest {max(full, default=0) * 1e3:.1f} ms")
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--agents", type=int, default=500)
     parser.add_argument("--rate", type=float, default=50.0, help="calls a second")
-    parser.add_argument("--calls", type=int, default=1000, help="calls per phase")
+    parser.add_argument("--calls", type=int, default=1500, help="calls per phase")
+    parser.add_argument("--talk", type=float, default=3.0, help="seconds each gateway call is talked")
+    parser.add_argument("--profile", metavar="FILE", help="cProfile the gateway process's phase into FILE")
     parser.add_argument("--redis", default=os.environ.get("CTIGW_TEST_REDIS_URL", "redis://127.0.0.1:6379/0"))
     args = parser.parse_args(argv)
-    loop = install_reactor()  # the gateway's loop: asyncio with Twisted's reactor on it
-    loop.run_until_complete(run(args))
+    run(args)
     return 0
 
 

@@ -12,7 +12,6 @@ from typing import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 
-import redis.asyncio as aioredis
 
 from gateway.acd.service import Acd
 from gateway.agi.server import FastAgiServer
@@ -33,6 +32,7 @@ from gateway.desk.wrapup import WrapupService
 from gateway.health import Readiness, gateway_checks
 from gateway.ivr.registry import FlowRegistry
 from gateway.metrics import GatewayMetrics
+from gateway.redis_client import gateway_redis
 from gateway.redis_local import LocalRedis
 from gateway.web.server import start_gateway_web
 
@@ -61,9 +61,7 @@ class Gateway:
         if not redis_url:
             self._local_redis = LocalRedis(s.state_dir)
             redis_url = self._local_redis.start()
-        self.redis = aioredis.from_url(redis_url, socket_connect_timeout=s.redis.connect_timeout,
-                                       socket_timeout=s.redis.socket_timeout,
-                                       health_check_interval=s.redis.health_check_interval)
+        self.redis = gateway_redis(redis_url, s.redis)
         await self.redis.ping()
 
         self.crm = await CrmStore.open(s.crm_url, region=s.gateway.default_region,

@@ -44,11 +44,13 @@ def run_until_interrupted(main) -> int:
 
 def run_command(args) -> int:
     from gateway.app import Gateway
+    from gateway.loop import freeze_startup_heap
     from gateway.sd_notify import notify
 
     async def main(stop):
         gateway = Gateway(args.settings)
         await gateway.start()
+        freeze_startup_heap()
         notify("READY=1", f"STATUS=gateway {args.settings.gateway.instance} ready")
         try:
             await stop.wait()

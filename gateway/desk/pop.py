@@ -30,8 +30,9 @@ def _clip(limit: int, *, multiline: bool = False):
         if value is None:
             return None
         text = str(value)[: limit * 2]  # bound the work first
-        text = "".join(ch if ch in keep or unicodedata.category(ch)[0] != "C" else ("" if multiline else " ")
-                       for ch in text)
+        if not text.isprintable():  # (printable: no control/format characters to look for, the usual case)
+            text = "".join(ch if ch in keep or unicodedata.category(ch)[0] != "C" else ("" if multiline else " ")
+                           for ch in text)
         if not multiline:
             text = " ".join(text.split())
         return text if len(text) <= limit else text[: limit - 1] + "…"

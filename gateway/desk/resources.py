@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import time
 from pathlib import Path
@@ -22,10 +21,10 @@ from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader
 from starlette.websockets import WebSocketDisconnect
 
-from gateway.acd.events import AGENT_STATE, parse_event
 from gateway.calls.agent_actions import NOTE_LIMIT
 from gateway.crm.directory import MAX_SUBJECT_LENGTH
 from gateway.crm.models import CASE_PRIORITIES, CASE_STATUSES
+from gateway.desk.feed import AgentFeed
 from gateway.desk.transfer_panel import transfer_choices, transfer_strings
 from gateway.web.deps import require_role, require_socket_role, services
 from gateway.web.i18n import translations
@@ -176,65 +175,49 @@ async def desk_socket(websocket: WebSocket, session=Depends(require_socket_role(
         await websocket.close(code=1011)
         return
     agent_id = session.agent_id
-    desk = web.desk
-    pubsub = desk.redis.pubsub()
-    desk_channel = desk.channel(agent_id)
-    events_channel = web.acd.store.keys.channel
-    # Subscribe before reading the state: nothing that happens in between is lost (the page
+    # Listen before reading the state: nothing that happens in between is lost (the page
     # orders by version and drops what it already has).
-    await pubsub.subscribe(desk_channel, events_channel)
-    try:
-        await websocket.accept()
-        status = await web.acd.get_agent_state(agent_id)
-        current = await desk.current(agent_id)
-        await websocket.send_json({"type": "hello", "now": time.time(), "agent": status.to_event(),
-                                   "desk": current.model_dump(mode="json") if current is not None else None})
-        relay = asyncio.ensure_future(_relay(websocket, pubsub, desk_channel, events_channel, agent_id))
-        closed = asyncio.ensure_future(_until_closed(websocket))
-        expired = asyncio.ensure_future(_until_session_ends(web, session.id))
-        done, pending = await asyncio.wait({relay, closed, expired}, return_when=asyncio.FIRST_COMPLETED)
-        for task in pending:
-            task.cancel()
-        for task in pending:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
-        if expired in done:
-            with contextlib.suppress(Exception):
-                await websocket.close(code=1008, reason="signed out")
-        for task in done:
-            if not task.cancelled() and task.exception() is not None \
-                    and not isinstance(task.exception(), WebSocketDisconnect):
-                log.warning("desk socket of agent %s: %r", agent_id, task.exception())
-    except WebSocketDisconnect:
-        pass
-    finally:
-        with contextlib.suppress(Exception):
-            await pubsub.unsubscribe()
-        with contextlib.suppress(Exception):
-            await pubsub.aclose()
+    async with _feed(websocket, web).listen(agent_id) as listener:
+        try:
+            await websocket.accept()
+            status = await web.acd.get_agent_state(agent_id)
+            current = await web.desk.current(agent_id)
+            await websocket.send_json({"type": "hello", "now": time.time(), "agent": status.to_event(),
+                                       "desk": current.model_dump(mode="json") if current is not None else None})
+            relay = asyncio.ensure_future(_relay(websocket, listener))
+            closed = asyncio.ensure_future(_until_closed(websocket))
+            expired = asyncio.ensure_future(_until_session_ends(web, session.id))
+            done, pending = await asyncio.wait({relay, closed, expired}, return_when=asyncio.FIRST_COMPLETED)
+            for task in pending:
+                task.cancel()
+            for task in pending:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+            if expired in done:
+                with contextlib.suppress(Exception):
+                    await websocket.close(code=1008, reason="signed out")
+            for task in done:
+                if not task.cancelled() and task.exception() is not None \
+                        and not isinstance(task.exception(), WebSocketDisconnect):
+                    log.warning("desk socket of agent %s: %r", agent_id, task.exception())
+        except WebSocketDisconnect:
+            pass
 
 
-def _text(value) -> str:
-    return value.decode() if isinstance(value, bytes) else value
+def _feed(websocket: WebSocket, web) -> AgentFeed:
+    """The application's one feed of the agents' news (made with its first socket)."""
+    state = websocket.app.state
+    feed = getattr(state, "desk_feed", None)
+    if feed is None or feed.redis is not web.desk.redis:
+        feed = state.desk_feed = AgentFeed(web.desk.redis, web.desk.channel, web.acd.store.keys.channel)
+    return feed
 
 
-async def _relay(websocket: WebSocket, pubsub, desk_channel: str, events_channel: str, agent_id: str) -> None:
+async def _relay(websocket: WebSocket, listener) -> None:
     while True:
-        message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
-        if message is None or message.get("type") != "message":
-            continue
-        channel, data = _text(message["channel"]), _text(message["data"])
-        if channel == desk_channel:
-            try:
-                body = json.loads(data)
-            except ValueError:
-                continue
-            if isinstance(body, dict) and body.get("agent_id") == agent_id:
-                await websocket.send_json({"type": "desk", "now": time.time(), "desk": body})
-        elif channel == events_channel:
-            event = parse_event(data)
-            if event is not None and event.type == AGENT_STATE and event.body.get("agent", {}).get("agent_id") == agent_id:
-                await websocket.send_json({"type": "agent", "now": time.time(), "agent": event.body["agent"]})
+        kind, body = await listener.get()  # ("desk", message) or ("agent", state), as JSON text
+        # {"type": kind, "now": ..., kind: body}, without decoding and encoding the body again
+        await websocket.send_text(f'{{"type":"{kind}","now":{time.time()!r},"{kind}":{body}}}')
 
 
 async def _until_closed(websocket: WebSocket) -> None:

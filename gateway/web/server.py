@@ -49,7 +49,10 @@ class WebServer:
     async def start(self, port: int, bind: str = "127.0.0.1", backlog: int = 128) -> int:
         """Listen on bind:port (0: a free port) and serve; returns the port."""
         family = socket.AF_INET6 if ":" in bind else socket.AF_INET
-        sock = socket.socket(family, socket.SOCK_STREAM)
+        # IPPROTO_TCP, not 0: asyncio turns Nagle off (TCP_NODELAY) only on connections whose socket
+        # says TCP, and accepted sockets inherit it. With Nagle on, a desk message sent right after
+        # another (the agent's state, then the pop) waited ~40 ms for the browser's delayed ACK.
+        sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((bind, port))

@@ -3,6 +3,7 @@ real ACD): each agent's socket carries their own desk and state and nothing of a
 reconnecting page gets the current state at once; forged, expired and signed-out sessions are
 refused; the desk's POSTs need the CSRF token, the agent role and are audited."""
 import asyncio
+import contextlib
 import json
 import time
 
@@ -14,6 +15,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from gateway.desk import resources
 from gateway.desk.pop import CallerCard, CaseCard, Routing, ScreenPop, WithdrawReason
 from gateway.desk.service import DeskService
+from gateway.web.accounts import Account
 from web_testing import add_accounts, form_token, sign_in
 
 
@@ -104,6 +106,30 @@ async def test_each_agents_socket_carries_their_own_desk_and_state_and_nothing_o
             ("available", "answered", "call-of-ayse")
     await ayse.aclose()
     await emily.aclose()
+
+
+async def test_more_open_desks_than_the_redis_pool_has_connections_each_get_their_own_news(desk_web):
+    """The desks of a process share one Redis connection: a contact centre's worth of open desks
+    neither runs the Redis pool dry (the ACD and the calls need it too) nor mixes their news."""
+    web, desk, acd = desk_web, desk_web.services.desk, desk_web.services.acd
+    agents = ["1001"] + [f"{5000 + n}" for n in range(desk.redis.connection_pool.max_connections + 20)]
+    cookies = {a: (await web.services.sessions.create(Account(f"agent{a}", f"Agent {a}", "agent", a, (), "en",
+                                                              False))).id for a in agents}
+    async with contextlib.AsyncExitStack() as stack:
+        sockets = {}
+        for agent in agents:
+            sockets[agent] = await stack.enter_async_context(socket_to(web, cookies[agent]))
+            assert (await next_message(sockets[agent]))["agent"]["agent_id"] == agent
+        await acd.login("1001")  # the pool still serves the ACD
+        state = await next_message(sockets["1001"])
+        assert (state["type"], state["agent"]["agent_id"], state["agent"]["state"]) == ("agent", "1001", "available")
+        for agent in agents:
+            await desk.offer(agent, a_pop(f"call-of-{agent}"))
+        for agent in agents:
+            message = await next_message(sockets[agent])
+            assert (message["type"], message["desk"]["agent_id"], message["desk"]["call_id"]) == \
+                ("desk", agent, f"call-of-{agent}")
+        await nothing_within(sockets["1001"], 0.5)
 
 
 async def test_forged_expired_and_signed_out_sessions_and_other_sites_are_refused(desk_web, clock, monkeypatch):
