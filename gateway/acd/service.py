@@ -320,9 +320,9 @@ class Acd:
 
     # -- the history of agent states -----------------------------------------------------
     def state_recorder(self, sink: StateSink, *, unavailable: tuple[type[BaseException], ...] = (),
-                       **options) -> StateRecorder:
+                       consumer: str | None = None, **options) -> StateRecorder:
         """This instance's recorder of agent state changes into `sink` (start() it; see state_log.py)."""
-        return StateRecorder(self.store.redis, self.store.keys.agent_states, sink, consumer=self.instance,
+        return StateRecorder(self.store.redis, self.store.keys.agent_states, sink, consumer=consumer or self.instance,
                              unavailable=unavailable, **options)
 
     # -- wallboards ---------------------------------------------------------------------

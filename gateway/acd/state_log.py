@@ -125,16 +125,25 @@ class StateRecorder(BackgroundLoop):
         self._sleep = sleep
         self._claim_from = "0-0"
         self._outage = False
+        self._stopping = False
+
+    async def stop(self) -> None:
+        # A cancellation can get lost inside a client library (seen now and then in tests: the
+        # loop went on reading and stop() waited for ever); the flag ends the loop regardless.
+        self._stopping = True
+        await super().stop()
 
     async def _run(self) -> None:
         delay = 0.2
-        while True:
+        while not self._stopping:
             try:
                 await self.pass_once()
                 delay = 0.2
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
+                if self._stopping:
+                    return
                 self._note_failure(exc, delay)
                 await self._sleep(delay)
                 delay = min(self.retry_max, delay * 2)
@@ -174,7 +183,7 @@ class StateRecorder(BackgroundLoop):
 
     async def _new(self) -> list:
         reply = await self.redis.xreadgroup(GROUP, self.consumer, {self.stream: ">"}, count=self.batch,
-                                            block=int(self.block * 1000))
+                                            block=max(1, int(self.block * 1000)))  # BLOCK 0: for ever
         return _entries(reply)
 
     # -- writing ----------------------------------------------------------------------------
