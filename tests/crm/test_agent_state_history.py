@@ -247,6 +247,22 @@ async def test_a_window_across_midnight_is_clipped_to_the_window(acd, clock, his
     assert await history.periods(day1, ["1002"], now=now) == []
 
 
+async def test_recording_goes_on_after_the_acd_is_reset(acd, clock, history, crm_url, sql):
+    """`ctigw acd reset` deletes every ACD key, the stream and its group among them."""
+    count = lambda: sql.rows(crm_url, "SELECT count(*) FROM agent_state_periods")[0][0]  # noqa: E731
+    recorder = recorder_for(acd, history)
+    recorder.start()
+    try:
+        await acd.login("1001")
+        await wait_until(lambda: count() == 1, timeout=30, what="the first change written")
+        await acd.store.delete_everything()
+        clock.advance(5)
+        await acd.login("1002")
+        await wait_until(lambda: count() == 2, timeout=30, what="a change after the reset written")
+    finally:
+        await recorder.stop()
+
+
 async def test_a_bad_query_is_refused_plainly(history):
     start = datetime(2026, 12, 1, tzinfo=UTC)
     with pytest.raises(ValueError, match="not an agent id"):
