@@ -25,7 +25,9 @@ from gateway.calls.services import IvrServices
 from gateway.calls.tracker import CallTracker
 from gateway.config import ConfigError, Settings
 from gateway.crm.activities import ActivityLog, CallActivity
+from gateway.crm.backend import CrmUnavailable
 from gateway.crm.directory import CustomerDirectory
+from gateway.crm.state_history import AgentStateHistory
 from gateway.crm.store import CrmStore
 from gateway.desk.service import DeskService
 from gateway.desk.wrapup import WrapupService
@@ -79,6 +81,12 @@ class Gateway:
         self.wrapups = WrapupService(self.acd, self.activities, self.directory)
         self.wrapups.attach()  # a mandatory wrap-up that runs out records its timeout disposition
         await self.acd.start()
+        # Every agent state change, from the ACD's stream into the CRM (state_log.py); a
+        # blocking read shorter than the Redis socket timeout, which would cut it off.
+        self.state_history = AgentStateHistory.open(s.crm_url)
+        self.state_recorder = self.acd.state_recorder(self.state_history, unavailable=(CrmUnavailable,),
+                                                      block=min(1.0, s.redis.socket_timeout / 2))
+        self.state_recorder.start()
         self.tracker = CallTracker(
             acd=self.acd,
             agent_for_endpoint=self._agent_for_endpoint,
@@ -125,7 +133,8 @@ class Gateway:
                  s.ami.port, self.crm.engine, len(self.acd.roster.agents))
 
     async def stop(self) -> None:
-        for step in (self._stop_api, self.agi.stop, self.hold_liveness.stop, self.ami.stop, self.acd.stop, self.activities.close,
+        for step in (self._stop_api, self.agi.stop, self.hold_liveness.stop, self.ami.stop, self.acd.stop,
+                     self.state_recorder.stop, self.state_history.close, self.activities.close,
                      self.directory.close, self.crm.close, self.redis.aclose):
             try:
                 await step()

@@ -32,6 +32,7 @@ from gateway.acd.model import (CallState, Connector, CustomerFacts, QueuedCall, 
 from gateway.acd.queue_config import AfterCallWork, QueueConfig, load_queue_config, queue_config_path_for
 from gateway.acd.retry import ConnectRetry
 from gateway.acd.roster import Agent, Roster, load_roster
+from gateway.acd.state_log import StateRecorder, StateSink
 from gateway.acd.states import AgentState, AgentStatus
 from gateway.acd.store import AcdStore, CallWrite
 from gateway.acd.timers import FileWatcher, Ticker
@@ -322,6 +323,13 @@ class Acd:
         # After a dispatch the agent may already be reserved; report what is true now.
         current = self.index.statuses.get(agent_id)
         return current if current is not None and current.version >= new.version else new
+
+    # -- the history of agent states -----------------------------------------------------
+    def state_recorder(self, sink: StateSink, *, unavailable: tuple[type[BaseException], ...] = (),
+                       consumer: str | None = None, **options) -> StateRecorder:
+        """This instance's recorder of agent state changes into `sink` (start() it; see state_log.py)."""
+        return StateRecorder(self.store.redis, self.store.keys.agent_states, sink, consumer=consumer or self.instance,
+                             unavailable=unavailable, **options)
 
     # -- wallboards ---------------------------------------------------------------------
     async def get_agent_state(self, agent_id: str) -> AgentStatus:

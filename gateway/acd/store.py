@@ -9,6 +9,7 @@ Keys (the {acd} hash tag puts them in one slot, so the scripts also run on Redis
     <prefix>:{acd}:agents         set: agent ids that have a state
     <prefix>:{acd}:calls          set: live call ids (waiting or in service)
     <prefix>:{acd}:reservations   stream: every reservation and every release of an agent
+    <prefix>:{acd}:agent-states   stream: every agent state change, until recorded (state_log.py)
     <prefix>:events               pub/sub channel (see events.py)
 """
 from __future__ import annotations
@@ -18,7 +19,7 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Iterable
 
-from gateway.acd import events
+from gateway.acd import events, state_log
 from gateway.acd.model import CallState, QueuedCall
 from gateway.acd.states import IN_CALL, AgentStatus
 
@@ -33,6 +34,7 @@ class AcdKeys:
         self.agents = f"{self.base}:agents"
         self.calls = f"{self.base}:calls"
         self.reservations = f"{self.base}:reservations"
+        self.agent_states = f"{self.base}:agent-states"
 
     def agent(self, agent_id: str) -> str:
         return f"{self.base}:agent:{agent_id}"
@@ -130,10 +132,11 @@ class AcdStore:
                       new_call: QueuedCall, now: float) -> SaveResult:
         """Book `old_agent` (seen available at its version) for `old_call` (seen waiting)."""
         keys = [self.keys.agent(old_agent.agent_id), self.keys.call(old_call.call_id),
-                self.keys.queue(old_call.queue), self.keys.reservations]
+                self.keys.queue(old_call.queue), self.keys.reservations, self.keys.agent_states]
         args = [self.keys.channel, old_agent.agent_id, old_agent.version, old_call.call_id, old_call.version,
                 json.dumps(new_agent.to_hash()), new_call.to_hash()["data"], new_call.version, self.instance,
-                repr(now), RESERVATION_LOG_CAP,
+                repr(now), RESERVATION_LOG_CAP, state_log.entry_fields(new_agent, self.instance),
+                state_log.STATE_LOG_CAP,
                 events.agent_state_message(new_agent, self.instance),
                 events.call_state_message(new_call, self.instance)]
         reply = await self._reserve(keys=keys, args=args)
@@ -151,7 +154,7 @@ class AcdStore:
         join = k.queue(call.new.queue) if joins else k.queue("-")
         keys = [k.agent(agent.old.agent_id) if agent else k.agent("-"),
                 k.call(call_any.call_id) if call_any else k.call("-"),
-                leave, join, k.reservations, k.agents, k.calls]
+                leave, join, k.reservations, k.agents, k.calls, k.agent_states]
         messages: list[str] = []
         args: list = [k.channel, RESERVATION_LOG_CAP]
         if agent is not None:
@@ -176,11 +179,18 @@ class AcdStore:
         else:
             args += ["", 0, "put", "", 0, "", "", "0"]
         args.append(json.dumps(self._log_entry(agent)) if self._frees(agent) else "")
+        changed = agent is not None and state_log.starts_period(agent.old, agent.new)
+        args += [state_log.entry_fields(agent.new, self.instance) if changed else "", state_log.STATE_LOG_CAP]
         reply = await self._save(keys=keys, args=args + messages + list(extra_messages))
         if int(reply[0]) != 1:
             return SaveResult(False, _text(reply[1]))
         score = _text(reply[1])
         return SaveResult(True, rank_key=float(score) if score else None)
+
+    async def state_changes(self) -> list[state_log.StateChange]:
+        """Every agent state change still in the (capped) stream, oldest first."""
+        entries = await self.redis.xrange(self.keys.agent_states)
+        return [c for c in (state_log.parse_entry(i, f) for i, f in entries) if c is not None]
 
     async def publish(self, message: str) -> None:
         await self.redis.publish(self.keys.channel, message)

@@ -199,11 +199,38 @@ class Order(Base):
     __table_args__ = (Index("ix_orders_customer_recent", "customer_id", "placed_at"),)
 
 
+class AgentStatePeriod(Base):
+    """One period an agent spent in one state: written from the ACD's agent-state stream
+    (gateway/acd/state_log.py) by gateway/crm/state_history.py, so the board and the reports
+    read the same facts. The period is open (ended_at NULL) until the agent's next change."""
+
+    __tablename__ = "agent_state_periods"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    agent_id: Mapped[str] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(16))  # gateway.acd.states.AgentState values
+    reason: Mapped[str | None] = mapped_column(String(64))  # not_ready reason code
+    queue: Mapped[str | None] = mapped_column(String(64))
+    call_id: Mapped[str | None] = mapped_column(String(64))
+    started_at: Mapped[datetime] = mapped_column(Utc, index=True)
+    ended_at: Mapped[datetime | None] = mapped_column(Utc, index=True)  # NULL: the agent's current state
+    # The stream entry's id, zero-padded so text order is the order Redis applied the changes
+    # in; unique, so an entry delivered twice is written once.
+    source_id: Mapped[str] = mapped_column(String(32), unique=True)
+    instance: Mapped[str | None] = mapped_column(String(64))  # the gateway (or tool) that made the change
+
+    __table_args__ = (
+        # An agent's periods in order: the neighbours a new period closes and is closed by.
+        Index("ix_agent_state_periods_agent_order", "agent_id", "source_id"),
+    )
+
+
 customers = Customer.__table__
 phone_numbers = PhoneNumber.__table__
 cases = Case.__table__
 activities = Activity.__table__
 orders = Order.__table__
+agent_state_periods = AgentStatePeriod.__table__
 
 # The same database holds the web side's accounts and audit log; importing them here makes
 # Base.metadata the whole schema (what the migrations are compared with).

@@ -24,7 +24,7 @@ from gateway.crm.store import CrmStore
 from disposable_postgres import DisposablePostgres, postgres_bin
 
 DEFAULT_PG_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
-CRM_TABLES = ("activities", "cases", "orders", "phone_numbers", "customers")
+CRM_TABLES = ("activities", "cases", "orders", "phone_numbers", "customers", "agent_state_periods")
 
 
 def _psycopg_connect(url: str):

@@ -4,6 +4,7 @@
 --
 -- KEYS[1] agent hash   KEYS[2] call hash   KEYS[3] queue the call leaves   KEYS[4] queue it joins
 -- KEYS[5] reservation log (stream)   KEYS[6] set of known agent ids   KEYS[7] set of live call ids
+-- KEYS[8] agent state log (stream, see state_log.py)
 -- ARGV[1] events channel   ARGV[2] log length cap
 -- ARGV[3] agent id ('' = agent untouched)   ARGV[4] expected agent version
 -- ARGV[5] agent fields (JSON object of strings)
@@ -12,7 +13,9 @@
 -- ARGV[11] call state   ARGV[12] score in the queue it joins ('' = joins none)
 -- ARGV[13] '1' to join at the head of that queue (ahead of every waiting call)
 -- ARGV[14] log entry (JSON object) or ''
--- ARGV[15..] events to publish; the text "__RANK__" in them (and in the call data) becomes the score used
+-- ARGV[15] agent state log entry (JSON object) or '' (the agent's state did not change)
+-- ARGV[16] agent state log length cap
+-- ARGV[17..] events to publish; the text "__RANK__" in them (and in the call data) becomes the score used
 -- Returns {1, score} on success, {0, 'agent'} / {0, 'call'} on a version conflict.
 
 if ARGV[3] ~= '' then
@@ -72,7 +75,17 @@ if ARGV[14] ~= '' then
   redis.call('XADD', KEYS[5], 'MAXLEN', '~', ARGV[2], '*', unpack(flat))
 end
 
-for i = 15, #ARGV do
+if ARGV[15] ~= '' then
+  local entry = cjson.decode(ARGV[15])
+  local flat = {}
+  for name, value in pairs(entry) do
+    flat[#flat + 1] = name
+    flat[#flat + 1] = tostring(value)
+  end
+  redis.call('XADD', KEYS[8], 'MAXLEN', '~', ARGV[16], '*', unpack(flat))
+end
+
+for i = 17, #ARGV do
   local message = string.gsub(ARGV[i], '"__RANK__"', score)
   redis.call('PUBLISH', ARGV[1], message)
 end
