@@ -277,7 +277,7 @@ class CustomerDirectory:
         return e164
 
     async def _run(self, fn, *args):
-        return await asyncio.to_thread(_in_transaction, self.engine, fn, args)
+        return await asyncio.to_thread(in_transaction, self.engine, fn, *args)
 
 
 def directory_engine(url: str, *, pool_size: int = 4) -> Engine:
@@ -298,7 +298,8 @@ def directory_engine(url: str, *, pool_size: int = 4) -> Engine:
                          connect_args={"connect_timeout": 2, "options": "-c statement_timeout=5000"})
 
 
-def _in_transaction(engine: Engine, fn, args):
+def in_transaction(engine: Engine, fn, *args):
+    """fn(conn, *args) in one transaction; a database that is down or gone is CrmUnavailable."""
     try:
         with engine.begin() as conn:
             return fn(conn, *args)

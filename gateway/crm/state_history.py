@@ -22,11 +22,9 @@ from typing import TYPE_CHECKING, Callable, Iterable, Sequence
 
 from sqlalchemy import event, insert, or_, select, text, update
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
 from gateway.crm import state_periods
-from gateway.crm.backend import CrmUnavailable
-from gateway.crm.directory import directory_engine
+from gateway.crm.directory import directory_engine, in_transaction
 from gateway.crm.models import agent_state_periods as t
 from gateway.crm.state_periods import StatePeriod, Window
 
@@ -61,7 +59,7 @@ class AgentStateHistory:
     # -- writing (the recorder's sink) ------------------------------------------------------
     async def record(self, changes: Sequence[StateChange]) -> None:
         if changes:
-            await asyncio.to_thread(_in_transaction, self.writer, _record, list(changes))
+            await asyncio.to_thread(in_transaction, self.writer, _record, list(changes))
 
     # -- reading ----------------------------------------------------------------------------
     async def periods(self, window: Window, agents: Iterable[str] | None = None, *,
@@ -71,7 +69,7 @@ class AgentStateHistory:
         window = window.utc()
         now = (now or self.clock()).astimezone(timezone.utc)
         chosen = None if agents is None else sorted(set(_agent_ids(agents)))
-        rows = await asyncio.to_thread(_in_transaction, self.reader, _overlapping, window, chosen)
+        rows = await asyncio.to_thread(in_transaction, self.reader, _overlapping, window, chosen)
         return state_periods.clip_all(rows, window, now)
 
     async def not_ready_by_reason(self, window: Window, agents: Iterable[str] | None = None, *,
@@ -98,18 +96,6 @@ def _take_write_lock_at_begin(engine: Engine) -> None:
     @event.listens_for(engine, "begin")
     def _begin_immediate(conn):
         conn.exec_driver_sql("BEGIN IMMEDIATE")
-
-
-def _in_transaction(engine: Engine, fn, *args):
-    try:
-        with engine.begin() as conn:
-            return fn(conn, *args)
-    except IntegrityError:
-        raise
-    except (OperationalError, DBAPIError) as exc:
-        if isinstance(exc, OperationalError) or exc.connection_invalidated:
-            raise CrmUnavailable(f"CRM: {type(exc.orig).__name__}: {exc.orig}") from exc
-        raise
 
 
 def _utc(value: datetime | str | None) -> datetime | None:

@@ -65,25 +65,21 @@ if ARGV[6] ~= '' then
   end
 end
 
-if ARGV[14] ~= '' then
-  local entry = cjson.decode(ARGV[14])
+-- A JSON object as one entry of a capped stream ('' = nothing to log).
+local function log_entry(stream, cap, json)
+  if json == '' then
+    return
+  end
   local flat = {}
-  for name, value in pairs(entry) do
+  for name, value in pairs(cjson.decode(json)) do
     flat[#flat + 1] = name
     flat[#flat + 1] = tostring(value)
   end
-  redis.call('XADD', KEYS[5], 'MAXLEN', '~', ARGV[2], '*', unpack(flat))
+  redis.call('XADD', stream, 'MAXLEN', '~', cap, '*', unpack(flat))
 end
 
-if ARGV[15] ~= '' then
-  local entry = cjson.decode(ARGV[15])
-  local flat = {}
-  for name, value in pairs(entry) do
-    flat[#flat + 1] = name
-    flat[#flat + 1] = tostring(value)
-  end
-  redis.call('XADD', KEYS[8], 'MAXLEN', '~', ARGV[16], '*', unpack(flat))
-end
+log_entry(KEYS[5], ARGV[2], ARGV[14])
+log_entry(KEYS[8], ARGV[16], ARGV[15])
 
 for i = 17, #ARGV do
   local message = string.gsub(ARGV[i], '"__RANK__"', score)
