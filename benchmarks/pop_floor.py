@@ -6,6 +6,11 @@ Each agent's socket is `/ws/<agent>`. One Redis subscriber for the whole process
 on every agent's channel) relays each message, as is, to that agent's sockets. The process
 publishes the payloads itself, paced as the gateway's calls are: the floor is what one
 PUBLISH -> SUBSCRIBE -> WebSocket send costs on this framework, in the same processes layout.
+
+Two phases: one message a call (the pop alone), and the replay of the gateway phase's socket
+traffic (a schedule of (offset, agent, payload, pop's call id or None) built from what the
+gateway's sockets read: every message, of the same size, at the same offset from the phase's
+start, each pop published at its call's DialBegin offset).
 """
 from __future__ import annotations
 
@@ -70,8 +75,22 @@ async def _serve(conn, redis_url, prefix, agents, payloads) -> None:
         await redis.publish(desk_channel(prefix, agents[i % len(agents)]), payloads[i])
         return f"floor.{i}", t0
 
-    async def phase(count: int, rate: float, first: int):
-        started = await paced(count, rate, publish, first)
+    async def replay(schedule):
+        started: dict[str, float] = {}
+        loop = asyncio.get_running_loop()
+        begin = loop.time()
+        for offset, agent, payload, pop in schedule:
+            delay = begin + offset - loop.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            t0 = time.monotonic()
+            await redis.publish(desk_channel(prefix, agent), payload)
+            if pop is not None:
+                started[pop] = t0
+        return started
+
+    async def phase(count: int, rate: float, first: int, schedule=None):
+        started = await (paced(count, rate, publish, first) if schedule is None else replay(schedule))
         await asyncio.sleep(1.0)
         return {"started": started, "unbooked": 0}
 

@@ -170,6 +170,7 @@ async def _serve(conn, redis_url, prefix, n_agents, talk, profile) -> None:
         if profiler is not None:
             profiler.enable()
         pauses.clear()
+        began = time.monotonic()  # the floor's replay of this phase's socket traffic counts from here
         started = await paced(count, rate, call, first)
         while background:  # every call over, so the CPU time is whole calls'
             await asyncio.sleep(0.1)
@@ -178,7 +179,7 @@ async def _serve(conn, redis_url, prefix, n_agents, talk, profile) -> None:
             profiler.disable()
             profiler.dump_stats(profile)
 
-        return {"started": started, "unbooked": unbooked, "gc": sorted(pauses)}
+        return {"started": started, "unbooked": unbooked, "gc": sorted(pauses), "began": began}
 
     freeze_startup_heap()  # as `ctigw run` does once the gateway has started
     try:

@@ -15,9 +15,14 @@ Four processes besides Redis, each with its own CPU:
            The calls then go on untimed (answered, hung up after --talk s, wrap-up), so the
            sockets carry every desk message and ACD state change a real call makes.
   floor    (pop_floor.py) a minimal FastAPI app on the same WebServer (uvicorn, h11, wsproto):
-           the same payload PUBLISHed on a per-agent channel, one shared subscriber relaying it
-           as is to that agent's socket. No gateway logic, and no JSON handling: the least a
-           Redis-fed WebSocket broadcast costs on this framework. (Sending straight to the
+           payloads PUBLISHed on a per-agent channel, one shared subscriber relaying them as
+           they are to that agent's socket. No gateway logic, and no JSON handling: the least a
+           Redis-fed WebSocket broadcast costs on this framework. Its main phase replays the
+           gateway phase's socket traffic: every message the gateway's sockets read, to the
+           same agent, of the same size, at the same offset from the phase's start (each pop at
+           its call's DialBegin offset), so the two differ only by the gateway's own work (a
+           call is about 8 messages: offer, ACD state changes, answered, ended, wrap-up). A
+           floor of the pop alone (one message a call) is kept as an extra line. (Sending straight to the
            socket without Redis would be no floor for a gateway whose web workers learn of pops
            through Redis, as several gateways behind one Redis must.)
   sockets  (pop_sockets.py) one WebSocket per agent to each server, as the desk page opens them;
@@ -25,9 +30,11 @@ Four processes besides Redis, each with its own CPU:
   redis    a plain Redis subscriber on every agent channel (one connection): the earlier
            figures, DialBegin -> Redis subscriber, beside a bare PUBLISH -> subscriber.
 
-Calls are evenly spaced at `--rate` a second; the floor runs first, then the gateway, each
-`--calls` times (the floor's agents round robin, the gateway's as its ACD books them: longest
-idle, in effect round robin). "per CPU-s" is pops per CPU-second of the server process over its
+Calls are evenly spaced at `--rate` a second, `--calls` of them per phase: the pop-alone floor
+first (its agents round robin), then the gateway (agents as its ACD books them: longest idle,
+in effect round robin), then the floor replaying the gateway phase's traffic. Replaying what
+was recorded in the same run, rather than a synthetic mix, keeps the floor's traffic the
+gateway's own whatever its message sizes and timings become. "per CPU-s" is pops per CPU-second of the server process over its
 phase (the gateway's includes the rest of each call: the ACD, answered and ended messages).
 "lost": pops that never reached the socket, and calls the ACD found no free agent for (counted
 apart too). The gateway process also reports its garbage collector's pauses in its phase: a
@@ -86,14 +93,17 @@ async def _subscribe(redis_url, channels, ready, done, results) -> None:
             at = time.monotonic()
             body = json.loads(message["data"])
             body = body.get("desk", body)  # the floor's payload is the socket's message
-            arrived.setdefault(body["call_id"], at)  # a call's first: its offer
+            if body.get("kind") == "offer":
+                arrived.setdefault(body["call_id"], at)
     results.put(arrived)
     await pubsub.aclose()
     await client.aclose()
 
 
-def floor_payloads(agents: list[str], count: int) -> list[str]:
-    """What /desk/ws sends for a pop ({"type": "desk", ...}) of one real call, per floor call."""
+def floor_payloads(targets: list[tuple[str, str]]) -> list[str]:
+    """What /desk/ws sends for a pop ({"type": "desk", ...}) of one real call, per (call id,
+    agent) of the floor."""
+    agents = [agent for _, agent in targets] or ["sample"]
     tracker = CallTracker(acd=None, agent_for_endpoint=lambda e: e, record_activity=None)
     call = tracker.begin(linkedid="sample", uniqueid="sample", channel="PJSIP/carrier-1", raw_ani="05321234567",
                          dnis="100", caller=caller())
@@ -106,11 +116,40 @@ def floor_payloads(agents: list[str], count: int) -> list[str]:
     sample = DeskMessage(kind=DeskKind.OFFER, agent_id=agents[0], call_id="sample", at=time.time(),
                          pop=pop_of(call, agents[0]), version=1)
     out = []
-    for i in range(count):
-        desk = sample.model_copy(update={"call_id": f"floor.{i}", "agent_id": agents[i % len(agents)],
+    for i, (call_id, agent) in enumerate(targets):
+        desk = sample.model_copy(update={"call_id": call_id, "agent_id": agent,
                                          "version": i + 1}).model_dump(mode="json")
         out.append(json.dumps({"type": "desk", "now": time.time(), "desk": desk}))
     return out
+
+
+def padded(text: str, size: int) -> str:
+    """`text` (a JSON object) with a "pad" member making it `size` bytes, when it is shorter."""
+    short = size - len(text.encode()) - len(',"pad":""')
+    return text[:-1] + f',"pad":"{"x" * short}"}}' if short >= 0 else text
+
+
+def replay_schedule(log, gateway_result) -> list[tuple[float, str, str, str | None]]:
+    """The gateway phase's socket traffic as the floor replays it: (offset from the phase's
+    start, agent, payload, the pop's call id or None), in order of offset. A pop goes out at
+    its call's DialBegin offset, as a real pop payload; every other message (ACD state,
+    answered, ended...) at the offset it was read, as filler JSON of the same size and kind."""
+    began, started = gateway_result["began"], gateway_result["started"]
+    read = [entry for entry in log if entry[0] >= began]
+    pops = [(at, agent, size, call_id) for at, agent, size, kind, call_id in read
+            if kind == "offer" and call_id in started]
+    pop_ids = {call_id for *_, call_id in pops}
+    payloads = floor_payloads([(f"replay.{i}", agent) for i, (_, agent, _, _) in enumerate(pops)])
+    schedule = [(started[call_id] - began, agent, padded(payload, size), f"replay.{i}")
+                for i, ((_, agent, size, call_id), payload) in enumerate(zip(pops, payloads))]
+    for at, agent, size, kind, call_id in read:
+        if kind == "offer" and call_id in pop_ids:
+            continue
+        body = ({"type": "agent", "now": time.time(), "agent": {"state": "filler"}} if kind == "agent" else
+                {"type": "desk", "now": time.time(), "desk": {"kind": kind, "call_id": "filler"}})
+        schedule.append((at - began, agent, padded(json.dumps(body), size), None))
+    schedule.sort(key=lambda entry: entry[0])
+    return schedule
 
 
 def figures(started: dict[str, float], arrived: dict[str, float]) -> dict:
@@ -126,7 +165,7 @@ def run(args) -> None:
     gateway_prefix = f"ctigw-bench-pop-{uuid.uuid4().hex[:8]}"
     floor_prefix = f"{gateway_prefix}-floor"
     agents = [agent_id(n) for n in range(args.agents)]
-    payloads = floor_payloads(agents, args.calls)
+    payloads = floor_payloads([(f"floor.{i}", agents[i % len(agents)]) for i in range(args.calls)])
     processes = []
 
     def start(target, *a):
@@ -145,9 +184,9 @@ def run(args) -> None:
     gateway_hello, floor_hello = gateway.recv(), floor.recv()
     if not redis_ready.wait(60):
         raise SystemExit("the Redis subscriber did not subscribe in time")
-    sockets_ready, sockets_done, sockets_results = ctx.Event(), ctx.Event(), ctx.Queue()
+    sockets_ready, gateway_over, sockets_done, sockets_results = ctx.Event(), ctx.Event(), ctx.Event(), ctx.Queue()
     start(sockets_main, gateway_hello["port"], gateway_hello["cookies"], floor_hello["port"], sockets_ready,
-          sockets_done, sockets_results)
+          gateway_over, sockets_done, sockets_results)
     if not sockets_ready.wait(300):
         raise SystemExit("the sockets did not all open in time")
     print(f"{args.agents} agents signed in, each with a socket to the gateway and one to the floor (another "
@@ -159,6 +198,11 @@ def run(args) -> None:
     gateway.send(("phase", args.calls, args.rate, 0))
     gateway_result = gateway.recv()
     time.sleep(1.0)
+    gateway_over.set()
+    schedule = replay_schedule(sockets_results.get(True, 120), gateway_result)
+    floor.send(("phase", 0, args.rate, 0, schedule))
+    replay_result = floor.recv()
+    time.sleep(1.0)
     sockets_done.set()
     redis_done.set()
     at_sockets = sockets_results.get(True, 120)
@@ -169,9 +213,11 @@ def run(args) -> None:
         process.join(60)
 
     rows = [
-        ("floor: PUBLISH -> relay -> WebSocket", floor_result, at_sockets["arrived"]["floor"], True),
+        ("floor: gateway's traffic replayed", replay_result, at_sockets["arrived"]["floor"], True),
+        ("floor, pop alone (1 message a call)", floor_result, at_sockets["arrived"]["floor"], True),
         ("gateway: DialBegin -> ... -> /desk/ws", gateway_result, at_sockets["arrived"]["gateway"], True),
-        ("Redis only: PUBLISH -> subscriber", floor_result, at_redis, False),
+        ("Redis only: replayed traffic -> subscriber", replay_result, at_redis, False),
+        ("Redis only: pop alone -> subscriber", floor_result, at_redis, False),
         ("Redis only: DialBegin -> ... -> subscriber", gateway_result, at_redis, False),
     ]
     print()
@@ -182,12 +228,16 @@ def run(args) -> None:
         rate = f"{f['n'] / result['cpu']:>10,.0f}" if cpu and result["cpu"] else f"{'':>10}"
         print(f"{name:<44} {f['n']:>6} {f['lost']:>5} {f['p50'] * 1e3:>8.2f} {f['p99'] * 1e3:>8.2f} "
               f"{f['max'] * 1e3:>8.2f} {rate}")
-    floor_ws, gateway_ws = out[rows[0][0]], out[rows[1][0]]
-    print(f"\ngateway / floor: p50 {gateway_ws['p50'] / floor_ws['p50']:.1f}x, p99 "
-          f"{gateway_ws['p99'] / floor_ws['p99']:.1f}x. Server CPU over each phase: floor "
-          f"{floor_result['cpu']:.2f} s, gateway {gateway_result['cpu']:.2f} s (with every call's ACD work and "
-          f"answered/ended messages). Messages read by the sockets: gateway {at_sockets['messages']['gateway']:,}, "
-          f"floor {at_sockets['messages']['floor']:,}; calls no agent was free for: {gateway_result['unbooked']}")
+    replay_ws, alone_ws, gateway_ws = (out[row[0]] for row in rows[:3])
+    print(f"\ngateway / floor (replayed traffic): p50 {gateway_ws['p50'] / replay_ws['p50']:.1f}x, p99 "
+          f"{gateway_ws['p99'] / replay_ws['p99']:.1f}x; gateway / floor (pop alone): p50 "
+          f"{gateway_ws['p50'] / alone_ws['p50']:.1f}x, p99 {gateway_ws['p99'] / alone_ws['p99']:.1f}x.\n"
+          f"Server CPU over each phase: floor replayed {replay_result['cpu']:.2f} s, floor pop alone "
+          f"{floor_result['cpu']:.2f} s, gateway {gateway_result['cpu']:.2f} s (with every call's ACD work). "
+          f"Messages: gateway's sockets read {at_sockets['messages']['gateway']:,} (hellos apart), the floor "
+          f"replayed {len(schedule):,} ({sum(len(e[2].encode()) for e in schedule) / 1e6:.1f} MB); both floors' "
+          f"sockets read {at_sockets['messages']['floor']:,}; calls no agent was free for: "
+          f"{gateway_result['unbooked']}")
     pauses = gateway_result["gc"]
     full = [s for s, generation in pauses if generation == 2]
     print(f"gateway's garbage collector in its phase: {len(pauses)} pauses, {sum(s for s, _ in pauses) * 1e3:.0f} ms "
