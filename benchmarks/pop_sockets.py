@@ -3,7 +3,7 @@ agent to the gateway's /desk/ws (with the agent's session cookie and the page's 
 desk page opens it) and one per agent to the floor's /ws/<agent>. Each message is stamped with
 the system-wide monotonic clock as it is read, before it is parsed; a pop is timed by its
 first arrival (an offer's call id). Every message the gateway's sockets read is also logged
-(when, to which agent, its size and kind), and handed over when the gateway's phase is over:
+(when, to which agent, its size and kind, and a pop's text), and handed over when the gateway's phase is over:
 the schedule the floor then replays."""
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ def _kind(message: dict) -> tuple[str, str | None]:
 async def _hold(gateway_port, cookies, floor_port, ready, gateway_over, done, results) -> dict:
     arrived = {"gateway": {}, "floor": {}}
     counts = {"gateway": 0, "floor": 0}
-    log: list[tuple[float, str, int, str, str | None]] = []  # gateway: (when, agent, bytes, kind, call id)
+    log: list[tuple] = []  # gateway's: (when, agent, bytes, kind, call id, the text itself if a pop)
     sockets = []
 
     async def gateway_socket(agent: str, cookie: str):
@@ -58,7 +58,7 @@ async def _hold(gateway_port, cookies, floor_port, ready, gateway_over, done, re
             if kind == "offer":
                 arrived[server].setdefault(call_id, at)
             if server == "gateway":
-                log.append((at, agent, len(raw.encode()), kind, call_id))
+                log.append((at, agent, len(raw.encode()), kind, call_id, raw if kind == "offer" else None))
 
     agents = list(cookies)
     readers = []

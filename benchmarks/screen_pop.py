@@ -19,8 +19,8 @@ Four processes besides Redis, each with its own CPU:
            they are to that agent's socket. No gateway logic, and no JSON handling: the least a
            Redis-fed WebSocket broadcast costs on this framework. Its main phase replays the
            gateway phase's socket traffic: every message the gateway's sockets read, to the
-           same agent, of the same size, at the same offset from the phase's start (each pop at
-           its call's DialBegin offset), so the two differ only by the gateway's own work (a
+           same agent, of the same size, at the same offset from the phase's start (each pop, the
+           gateway's own text, at its call's DialBegin offset), so the two differ only by the gateway's own work (a
            call is about 8 messages: offer, ACD state changes, answered, ended, wrap-up). A
            floor of the pop alone (one message a call) is kept as an extra line. (Sending straight to the
            socket without Redis would be no floor for a gateway whose web workers learn of pops
@@ -44,6 +44,7 @@ cProfile of the gateway's phase. Figures are printed side by side; nothing is as
 from __future__ import annotations
 
 import argparse
+from collections import Counter
 import asyncio
 import json
 import multiprocessing
@@ -132,18 +133,17 @@ def padded(text: str, size: int) -> str:
 def replay_schedule(log, gateway_result) -> list[tuple[float, str, str, str | None]]:
     """The gateway phase's socket traffic as the floor replays it: (offset from the phase's
     start, agent, payload, the pop's call id or None), in order of offset. A pop goes out at
-    its call's DialBegin offset, as a real pop payload; every other message (ACD state,
-    answered, ended...) at the offset it was read, as filler JSON of the same size and kind."""
+    its call's DialBegin offset, as the very text the gateway sent (its call id renamed
+    "replay.N"); every other message (ACD state, answered, ended...) at the offset it was
+    read, as filler JSON of the same size and kind."""
     began, started = gateway_result["began"], gateway_result["started"]
-    read = [entry for entry in log if entry[0] >= began]
-    pops = [(at, agent, size, call_id) for at, agent, size, kind, call_id in read
-            if kind == "offer" and call_id in started]
-    pop_ids = {call_id for *_, call_id in pops}
-    payloads = floor_payloads([(f"replay.{i}", agent) for i, (_, agent, _, _) in enumerate(pops)])
-    schedule = [(started[call_id] - began, agent, padded(payload, size), f"replay.{i}")
-                for i, ((_, agent, size, call_id), payload) in enumerate(zip(pops, payloads))]
-    for at, agent, size, kind, call_id in read:
-        if kind == "offer" and call_id in pop_ids:
+    schedule, pops = [], 0
+    for at, agent, size, kind, call_id, text in log:
+        if at < began:
+            continue
+        if kind == "offer" and call_id in started:
+            pop, pops = f"replay.{pops}", pops + 1
+            schedule.append((started[call_id] - began, agent, text.replace(f'"{call_id}"', f'"{pop}"'), pop))
             continue
         body = ({"type": "agent", "now": time.time(), "agent": {"state": "filler"}} if kind == "agent" else
                 {"type": "desk", "now": time.time(), "desk": {"kind": kind, "call_id": "filler"}})
@@ -199,7 +199,8 @@ def run(args) -> None:
     gateway_result = gateway.recv()
     time.sleep(1.0)
     gateway_over.set()
-    schedule = replay_schedule(sockets_results.get(True, 120), gateway_result)
+    gateway_log = [entry for entry in sockets_results.get(True, 120) if entry[0] >= gateway_result["began"]]
+    schedule = replay_schedule(gateway_log, gateway_result)
     floor.send(("phase", 0, args.rate, 0, schedule))
     replay_result = floor.recv()
     time.sleep(1.0)
@@ -238,6 +239,15 @@ def run(args) -> None:
           f"replayed {len(schedule):,} ({sum(len(e[2].encode()) for e in schedule) / 1e6:.1f} MB); both floors' "
           f"sockets read {at_sockets['messages']['floor']:,}; calls no agent was free for: "
           f"{gateway_result['unbooked']}")
+    kinds = Counter(entry[3] for entry in gateway_log)
+    calls = max(1, kinds["offer"])
+    size = Counter()
+    for entry in gateway_log:
+        size[entry[3]] += entry[2]
+    print(f"gateway's socket traffic per call (messages x mean bytes): "
+          + ", ".join(f"{kind} {n / calls:.2f} x {size[kind] / n:,.0f}" for kind, n in kinds.most_common())
+          + f"; {sum(e[2] for e in gateway_log) / 1e6:.2f} MB in all, replayed "
+          f"{sum(len(e[2].encode()) for e in schedule) / 1e6:.2f} MB")
     pauses = gateway_result["gc"]
     full = [s for s, generation in pauses if generation == 2]
     print(f"gateway's garbage collector in its phase: {len(pauses)} pauses, {sum(s for s, _ in pauses) * 1e3:.0f} ms "
