@@ -17,14 +17,15 @@ Four processes besides Redis, each with its own CPU:
   floor    (pop_floor.py) a minimal FastAPI app on the same WebServer (uvicorn, h11, wsproto):
            payloads PUBLISHed on a per-agent channel, one shared subscriber relaying them as
            they are to that agent's socket. No gateway logic, and no JSON handling: the least a
-           Redis-fed WebSocket broadcast costs on this framework. Its main phase replays the
-           gateway phase's socket traffic: every message the gateway's sockets read, to the
-           same agent, of the same size, at the same offset from the phase's start (each pop, the
-           gateway's own text, at its call's DialBegin offset), so the two differ only by the gateway's own work (a
-           call is about 8 messages: offer, ACD state changes, answered, ended, wrap-up). A
-           floor of the pop alone (one message a call) is kept as an extra line. (Sending straight to the
+           Redis-fed WebSocket broadcast costs on this framework. (Sending straight to the
            socket without Redis would be no floor for a gateway whose web workers learn of pops
-           through Redis, as several gateways behind one Redis must.)
+           through Redis, as several gateways behind one Redis must.) Its main phase replays
+           the gateway phase's socket traffic: every message the gateway's sockets read, to the
+           same agent, of the same size, at the same offset from the phase's start (each pop,
+           the gateway's own text, at its call's DialBegin offset), so that the two differ only
+           by the gateway's own work (a call is 8 messages: the pop, answered, ended, and five
+           ACD state changes). The floor of the pop alone (one message a call) is kept as an
+           extra line.
   sockets  (pop_sockets.py) one WebSocket per agent to each server, as the desk page opens them;
            each message is stamped with the system-wide monotonic clock when read.
   redis    a plain Redis subscriber on every agent channel (one connection): the earlier
@@ -34,8 +35,9 @@ Calls are evenly spaced at `--rate` a second, `--calls` of them per phase: the p
 first (its agents round robin), then the gateway (agents as its ACD books them: longest idle,
 in effect round robin), then the floor replaying the gateway phase's traffic. Replaying what
 was recorded in the same run, rather than a synthetic mix, keeps the floor's traffic the
-gateway's own whatever its message sizes and timings become. "per CPU-s" is pops per CPU-second of the server process over its
-phase (the gateway's includes the rest of each call: the ACD, answered and ended messages).
+gateway's own whatever its message sizes and timings become. "per CPU-s" is pops per
+CPU-second of the server process over its phase (the gateway's includes the rest of each
+call: the ACD, answered and ended messages; the replayed floor's, relaying them).
 "lost": pops that never reached the socket, and calls the ACD found no free agent for (counted
 apart too). The gateway process also reports its garbage collector's pauses in its phase: a
 full collection stops its loop, and every pop arriving meanwhile waits. --profile writes a
