@@ -31,13 +31,15 @@ Four processes besides Redis, each with its own CPU:
   redis    a plain Redis subscriber on every agent channel (one connection): the earlier
            figures, DialBegin -> Redis subscriber, beside a bare PUBLISH -> subscriber.
 
-Calls are evenly spaced at `--rate` a second, `--calls` of them per phase: the pop-alone floor
-first (its agents round robin), then the gateway (agents as its ACD books them: longest idle,
-in effect round robin), then the floor replaying the gateway phase's traffic. Replaying what
-was recorded in the same run, rather than a synthetic mix, keeps the floor's traffic the
-gateway's own whatever its message sizes and timings become. "per CPU-s" is pops per
-CPU-second of the server process over its phase (the gateway's includes the rest of each
-call: the ACD, answered and ended messages; the replayed floor's, relaying them).
+Calls are evenly spaced at `--rate` a second, `--calls` of them per phase: after `--warmup`
+unmeasured calls of the pop-alone floor (the first phase after the sockets open ran slower:
+its p99 about twice the same phase's run later), the pop-alone floor (its agents round
+robin), then the gateway (agents as its ACD books them: longest idle, in effect round robin),
+then the floor replaying the gateway phase's traffic. Replaying what was recorded in the same
+run, rather than a synthetic mix, keeps the floor's traffic the gateway's own whatever its
+message sizes and timings become. "per CPU-s" is pops per CPU-second of the server process
+over its phase (the gateway's includes the rest of each call: the ACD, answered and ended
+messages; the replayed floor's, relaying them).
 "lost": pops that never reached the socket, and calls the ACD found no free agent for (counted
 apart too). The gateway process also reports its garbage collector's pauses in its phase: a
 full collection stops its loop, and every pop arriving meanwhile waits. --profile writes a
@@ -167,7 +169,8 @@ def run(args) -> None:
     gateway_prefix = f"ctigw-bench-pop-{uuid.uuid4().hex[:8]}"
     floor_prefix = f"{gateway_prefix}-floor"
     agents = [agent_id(n) for n in range(args.agents)]
-    payloads = floor_payloads([(f"floor.{i}", agents[i % len(agents)]) for i in range(args.calls)])
+    payloads = floor_payloads([(f"floor.{i}", agents[i % len(agents)])
+                               for i in range(args.calls + args.warmup)])
     processes = []
 
     def start(target, *a):
@@ -195,6 +198,9 @@ def run(args) -> None:
           f"process); {args.calls} calls at {args.rate:g}/s per phase; pop message {len(payloads[0]):,} bytes; "
           f"python {sys.version.split()[0]}; {os.cpu_count()} CPUs")
 
+    if args.warmup:  # unmeasured: the first phase after the sockets open runs slower, whichever it is
+        floor.send(("phase", args.warmup, args.rate, args.calls))
+        floor.recv()
     floor.send(("phase", args.calls, args.rate, 0))
     floor_result = floor.recv()
     gateway.send(("phase", args.calls, args.rate, 0))
@@ -239,7 +245,7 @@ def run(args) -> None:
           f"{floor_result['cpu']:.2f} s, gateway {gateway_result['cpu']:.2f} s (with every call's ACD work). "
           f"Messages: gateway's sockets read {at_sockets['messages']['gateway']:,} (hellos apart), the floor "
           f"replayed {len(schedule):,} ({sum(len(e[2].encode()) for e in schedule) / 1e6:.1f} MB); both floors' "
-          f"sockets read {at_sockets['messages']['floor']:,}; calls no agent was free for: "
+          f"sockets read (with the warm-up) {at_sockets['messages']['floor']:,}; calls no agent was free for: "
           f"{gateway_result['unbooked']}")
     kinds = Counter(entry[3] for entry in gateway_log)
     calls = max(1, kinds["offer"])
@@ -262,6 +268,7 @@ def main(argv=None) -> int:
     parser.add_argument("--agents", type=int, default=500)
     parser.add_argument("--rate", type=float, default=50.0, help="calls a second")
     parser.add_argument("--calls", type=int, default=1500, help="calls per phase")
+    parser.add_argument("--warmup", type=int, default=250, help="unmeasured pop-alone floor calls first")
     parser.add_argument("--talk", type=float, default=3.0, help="seconds each gateway call is talked")
     parser.add_argument("--profile", metavar="FILE", help="cProfile the gateway process's phase into FILE")
     parser.add_argument("--redis", default=os.environ.get("CTIGW_TEST_REDIS_URL", "redis://127.0.0.1:6379/0"))
