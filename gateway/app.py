@@ -12,7 +12,6 @@ from typing import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 
-
 from gateway.acd.service import Acd
 from gateway.agi.server import FastAgiServer
 from gateway.ami.client import AmiClient
