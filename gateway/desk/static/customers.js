@@ -4,23 +4,14 @@
 // agent's call through desk.js's `desk:call` event. Everything from the CRM or the caller is
 // set with textContent, never as markup; strings are the page catalogue's (#desk-strings).
 
-import { getJson, postJson, refusalText } from "./net.js";
+import { getJson, postJson } from "./net.js";
+import { $, LOCALE, T, failed, fill, languageName, money, when, word } from "./page.js";
 
-const $ = (id) => document.getElementById(id);
-const T = JSON.parse($("desk-strings").textContent);
 const C = T.customers;
-const LOCALE = $("desk").dataset.locale === "tr" ? "tr-TR" : "en-GB";
-const money = new Intl.NumberFormat(LOCALE, { minimumFractionDigits: 2, maximumFractionDigits: 2 });
-const dates = new Intl.DateTimeFormat(LOCALE, { dateStyle: "medium", timeStyle: "short" });
 const days = new Intl.DateTimeFormat(LOCALE, { dateStyle: "medium" });
-const languages = new Intl.DisplayNames([LOCALE], { type: "language" });
 const HISTORY_PAGE = 10; // activities per "Older" click
 const SEARCH_DELAY = 350; // ms after the last key before searching as the agent types
 const LIVE_KINDS = new Set(["offer", "answered", "ended"]);
-
-const fill = (text, values) => text.replace(/%\((\w+)\)s/g, (_, key) => String(values[key] ?? ""));
-const word = (map, code) => (code && map && map[code]) || code || "";
-const failed = (template, error) => fill(template, { error: refusalText(T.refused, error) });
 
 function el(tag, className, text) {
   const node = document.createElement(tag);
@@ -34,17 +25,6 @@ function button(text, className, onClick) {
   node.type = "button";
   node.addEventListener("click", onClick);
   return node;
-}
-
-function when(iso, format = dates) {
-  if (!iso) return "";
-  const date = new Date(iso);
-  return Number.isNaN(date.getTime()) ? iso : format.format(date);
-}
-
-function languageName(code) {
-  if (!code) return "";
-  try { return languages.of(code) || code; } catch (e) { return code; }
 }
 
 function amount(value, currency) {

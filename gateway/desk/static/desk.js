@@ -3,23 +3,9 @@
 // markup. Strings come from the page's catalogue (#desk-strings); numbers and dates are
 // formatted in the agent's locale.
 
-import { getJson, postJson, refusalText } from "./net.js";
+import { getJson, postJson } from "./net.js";
+import { $, T, fill, failed, languageName, money, numbers, when, word } from "./page.js";
 
-const $ = (id) => document.getElementById(id);
-const T = JSON.parse($("desk-strings").textContent);
-const desk = $("desk");
-const LOCALE = desk.dataset.locale === "tr" ? "tr-TR" : "en-GB";
-const numbers = new Intl.NumberFormat(LOCALE);
-const money = new Intl.NumberFormat(LOCALE, { minimumFractionDigits: 2, maximumFractionDigits: 2 });
-const dates = new Intl.DateTimeFormat(LOCALE, { dateStyle: "medium", timeStyle: "short" });
-const languages = new Intl.DisplayNames([LOCALE], { type: "language" });
-const word = (map, code) => (code && map[code]) || code;
-const languageName = (code) => {
-  if (!code) return null;
-  try { return languages.of(code); } catch (e) { return code; }
-};
-
-const fill = (text, values) => text.replace(/%\((\w+)\)s/g, (_, key) => String(values[key] ?? ""));
 const setText = (id, value) => { $(id).textContent = value == null || value === "" ? "—" : String(value); };
 
 let clockSkew = 0; // server time minus this browser's time, seconds
@@ -105,8 +91,6 @@ function tick() {
     }
   }
 }
-
-const failed = (template, error) => fill(template, { error: refusalText(T.refused, error) });
 
 function stateMessage(text) {
   const box = $("state-message");
@@ -213,11 +197,6 @@ function routingWhy(routing) {
   if (routing.candidates) parts.push(fill(T.candidates, { count: numbers.format(routing.candidates) }));
   if (routing.skills && routing.skills.length) parts.push(routing.skills.join(", "));
   return parts.join(" · ");
-}
-
-function when(iso) {
-  const date = new Date(iso);
-  return Number.isNaN(date.getTime()) ? iso : dates.format(date);
 }
 
 function list(id, items, line) {

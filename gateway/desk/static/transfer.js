@@ -3,11 +3,9 @@
 // `desk:call` event of desk.js; the outcome is told in the agent's language (net.js).
 
 import { postJson, refusalText } from "./net.js";
+import { $, T, fill } from "./page.js";
 
-const $ = (id) => document.getElementById(id);
-const T = JSON.parse($("desk-strings").textContent);
 const S = T.transfer;
-const fill = (text, values) => text.replace(/%\((\w+)\)s/g, (_, key) => String(values[key] ?? ""));
 
 let callId = null; // the answered call the panel is for
 let transferred = false; // that call has been passed on: only the outcome stays
