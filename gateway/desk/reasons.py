@@ -7,9 +7,8 @@ and "login" are the ACD's own and never picked by hand (the codes are lower case
 """
 from __future__ import annotations
 
-from gateway.labels import LabelledCode
-
 from gateway.config import DEFAULT_NOT_READY_REASONS
+from gateway.labels import LabelledCode
 
 
 class NotReadyReason(LabelledCode):
